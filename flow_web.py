@@ -1,0 +1,2844 @@
+"""flow-web: a standalone operator UI over an ematix-flow RunLog.
+
+ematix-flow's scheduler records every run in a "RunLog" database (SQLite, or a
+PostgreSQL or MySQL server). This program reads that database and serves the
+operator views (workflows, jobs, runs, the DAG and a run's detail page) plus the
+JSON API behind them, and writes the `requested` rows that ask the scheduler to
+restart, rerun, pause or resume a run. It is one file, `flow-web.pyz`, built by
+`build.py`; run it with
+
+    python3 flow-web.pyz --run-log-url sqlite:////var/lib/flow/run_log.db
+    python3 flow-web.pyz --demo
+
+and open http://127.0.0.1:8080/. `python3 flow-web.pyz --help` lists the flags.
+
+Sections, in dependency order (grep for "^# [A-Z]" to print this outline):
+
+    Settings and errors     constants, the frozen Config, the exception family,
+                            timestamp parsing and formatting
+    Run-history store       SQL dialects, connections, RunLog readers and writers
+    Catalog                 jobs, workflows and triggers from modules, a catalog
+                            file or the run history itself
+    Triggers and schedules  cron forecasts, trigger states, late jobs
+    DAG layout              layered layout of job and step graphs
+    API views               the JSON documents the HTTP API returns
+    HTTP application        auth gate, routes, error handling, app assembly
+    Demo RunLog             the `--demo` scenario, written with the store's writer
+    Command line            flags, subcommands and `main()`
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import functools
+import hashlib
+import dataclasses
+import datetime as dt
+import hmac
+import importlib
+import json
+import logging
+import os
+import queue
+import re
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
+
+from croniter import croniter
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+__version__ = "0.1.0"
+
+log = logging.getLogger("flow_web")
+
+# ------------------------------------------------------------------------------------
+# Settings and errors
+# ------------------------------------------------------------------------------------
+
+ENV_TOKEN = "EMATIX_FLOW_WEB_TOKEN"
+ENV_RUN_LOG_URL = "EMATIX_FLOW_RUN_LOG_URL"
+ENV_RUN_LOG_PATH = "EMATIX_FLOW_RUN_LOG_PATH"
+DEFAULT_RUN_LOG_PATH = "~/.ematix-flow/run_log.db"
+DEFAULT_BIND = "127.0.0.1"
+DEFAULT_PORT = 8080
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+# A request that waits on a locked database gives up after this long, so no
+# page hangs behind a long write transaction.
+DB_BUSY_TIMEOUT_S = 3.0
+# Cached API documents are reused for this long on servers that offer no cheap
+# "has anything changed" signal (SQLite's PRAGMA data_version is used instead).
+CACHE_TTL_S = 2.0
+DB_POOL_SIZE = 8
+
+RUNS_DEFAULT_LIMIT = 50
+RUNS_MAX_LIMIT = 1000
+RECENT_RUNS_PER_JOB = 10
+MEDIAN_WINDOW_RUNS = 100
+FAILURE_WINDOW_DAYS = 7
+TRIGGER_TERMINAL_WINDOW_RUNS = 10
+LATE_GRACE_S = 900
+
+RUN_STATUSES = ("requested", "running", "paused", "succeeded", "failed", "cancelled")
+OPEN_STATUSES = ("requested", "running", "paused")
+TERMINAL_STATUSES = ("succeeded", "failed", "cancelled")
+RUN_KINDS = ("batch", "streaming", "replay")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings of one flow-web process, built once by `main()` from flags,
+    environment variables and defaults (in that order of precedence)."""
+
+    run_log_url: str
+    bind: str = DEFAULT_BIND
+    port: int = DEFAULT_PORT
+    log_level: str = "info"
+    token: Optional[str] = None
+    modules: tuple = ()
+    catalog_path: Optional[str] = None
+    read_only: bool = False
+    # A fixed "now" for reproducible tests and screenshots; None means the clock.
+    now: Optional[dt.datetime] = None
+    late_grace_s: int = LATE_GRACE_S
+    access_log: bool = False
+
+    def clock(self) -> dt.datetime:
+        return self.now if self.now is not None else dt.datetime.now(dt.timezone.utc)
+
+
+class FlowWebError(Exception):
+    """Base of the errors flow-web reports to a user; `status` is the HTTP
+    status the API answers with, and the message is shown as is."""
+
+    status = 500
+
+
+class ConfigError(FlowWebError):
+    """A flag, URL, file or module given at start-up is unusable."""
+
+    status = 500
+
+
+class BadRequest(FlowWebError):
+    status = 400
+
+
+class Unauthorized(FlowWebError):
+    status = 401
+
+
+class Forbidden(FlowWebError):
+    status = 403
+
+
+class NotFound(FlowWebError):
+    status = 404
+
+
+class Conflict(FlowWebError):
+    status = 409
+
+
+class Unavailable(FlowWebError):
+    """The RunLog cannot be read or written right now (locked, missing,
+    read-only, server down); the request may succeed when retried."""
+
+    status = 503
+
+
+_TIMESTAMP_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"\s*(Z|z|[+-]\d{2}:?\d{2}|UTC)?"
+)
+
+
+def parse_timestamp(text: Any) -> Optional[dt.datetime]:
+    """Parse an ISO 8601 timestamp as the RunLog stores it into an aware UTC
+    datetime. Accepts a `Z`, `+00:00` or `+0000` offset, no offset (read as
+    UTC), a space instead of `T` and any number of fraction digits; returns None
+    for anything else, including None and datetimes without a date."""
+    if isinstance(text, dt.datetime):
+        moment = text
+        return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else (
+            moment.astimezone(dt.timezone.utc)
+        )
+    if not isinstance(text, str):
+        return None
+    match = _TIMESTAMP_RE.fullmatch(text.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        moment = dt.datetime(
+            int(year), int(month), int(day), int(hour), int(minute),
+            int(second or 0), micros, tzinfo=_parse_offset(offset),
+        )
+    except ValueError:
+        return None
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _parse_offset(offset: Optional[str]) -> dt.timezone:
+    if offset is None or offset in ("Z", "z", "UTC"):
+        return dt.timezone.utc
+    sign = -1 if offset[0] == "-" else 1
+    digits = offset[1:].replace(":", "")
+    delta = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return dt.timezone(sign * delta)
+
+
+def format_api_time(moment: Optional[dt.datetime]) -> Optional[str]:
+    """Format as the API emits run timestamps: `2026-05-21T14:30:00.000Z`."""
+    if moment is None:
+        return None
+    utc = moment.astimezone(dt.timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def format_db_time(moment: dt.datetime) -> str:
+    """Format as ematix-flow stores timestamps: whole seconds with a `Z`, so
+    that text order is time order."""
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_forecast_time(moment: Optional[dt.datetime]) -> Optional[str]:
+    """Format a forecast tick as ematix-flow does: `2026-05-21T13:00:00+00:00`."""
+    if moment is None:
+        return None
+    return moment.astimezone(dt.timezone.utc).isoformat()
+
+
+def redact_url(url: str) -> str:
+    """Return the URL with any password replaced by `***`, for logs and errors."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+# ------------------------------------------------------------------------------------
+# Run-history store
+# ------------------------------------------------------------------------------------
+
+RUN_COLUMNS = (
+    "run_id", "pipeline", "status", "started_at", "finished_at", "attempt",
+    "failed_step", "failed_watermark", "error_summary", "kind", "extras_json",
+)
+SUMMARY_COLUMNS = RUN_COLUMNS[:7] + ("kind",)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """One row of `run_records`, with timestamps kept as the stored text."""
+
+    run_id: str
+    pipeline: str
+    status: str
+    started_at: Optional[str]
+    finished_at: Optional[str] = None
+    attempt: int = 1
+    failed_step: Optional[str] = None
+    failed_watermark: Optional[str] = None
+    error_summary: Optional[str] = None
+    kind: str = "batch"
+    extras_json: str = "{}"
+    # True for rows made up from run_log and pipeline_claims when the RunLog
+    # has no run_records table; they have no start time and no actions.
+    synthetic: bool = False
+    # Database order among runs that started in the same second.
+    tiebreak: Any = dataclasses.field(default=None, compare=False, repr=False)
+
+    @property
+    def started(self) -> Optional[dt.datetime]:
+        return parse_timestamp(self.started_at)
+
+    @property
+    def finished(self) -> Optional[dt.datetime]:
+        return parse_timestamp(self.finished_at)
+
+    @property
+    def duration_ms(self) -> Optional[int]:
+        started, finished = self.started, self.finished
+        if started is None or finished is None or self.synthetic:
+            return None
+        return int((finished - started) / dt.timedelta(milliseconds=1))
+
+    def extras(self) -> dict:
+        """Decode `extras_json`. Text that is not a JSON object is kept under
+        `raw_extras_json` so an operator still sees it."""
+        text = self.extras_json
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return {"raw_extras_json": text}
+        return value if isinstance(value, dict) else {"raw_extras_json": text}
+
+
+def _record_from_row(columns: Sequence[str], row: Sequence[Any]) -> RunRecord:
+    values = dict(zip(columns, row))
+    values["attempt"] = _coerce_attempt(values.get("attempt"))
+    for name in ("run_id", "pipeline", "status", "kind"):
+        values[name] = _coerce_text(values.get(name)) or ""
+    for name in ("started_at", "finished_at"):
+        values[name] = _coerce_text(values.get(name))
+    if "extras_json" in values:
+        values["extras_json"] = _coerce_text(values["extras_json"]) or "{}"
+    return RunRecord(**values)
+
+
+def _coerce_text(value: Any) -> Optional[str]:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, dt.datetime):
+        return format_db_time(parse_timestamp(value))
+    return str(value)
+
+
+def _coerce_attempt(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Dialect:
+    """Where the SQL of one database differs from the others. Queries are
+    written with `?` placeholders and converted by `sql()`."""
+
+    name: str
+    paramstyle: str
+    # Expression for a run's duration in milliseconds (NULL while open).
+    duration_ms_sql: str
+    # WHERE clause term for the status filter when the pipeline is filtered
+    # too; SQLite's planner needs `+status` to keep the (pipeline, started_at)
+    # index instead of scanning the status index of a large table.
+    status_with_pipeline_sql: str
+    # Lists the distinct pipeline names with one index seek per name.
+    pipeline_names_sql: str
+    begin_write_sql: str
+    # Suffix of a SELECT that locks the rows it reads until commit.
+    lock_rows_sql: str
+    # Orders runs that started in the same second. SQLite's rowid puts the
+    # row written first first, as ematix-flow's own listing does.
+    tiebreak_column: str = "run_id"
+
+    def sql(self, text: str) -> str:
+        if self.paramstyle == "qmark":
+            return text
+        return text.replace("%", "%%").replace("?", "%s")
+
+
+_SKIP_SCAN_PIPELINES_SQL = (
+    "WITH RECURSIVE names(name) AS ("
+    " SELECT MIN(pipeline) FROM run_records"
+    " UNION ALL"
+    " SELECT (SELECT MIN(pipeline) FROM run_records WHERE pipeline > names.name)"
+    " FROM names WHERE names.name IS NOT NULL"
+    ") SELECT name FROM names WHERE name IS NOT NULL"
+)
+
+SQLITE_DIALECT = Dialect(
+    name="sqlite",
+    paramstyle="qmark",
+    duration_ms_sql=(
+        "CAST(ROUND((julianday(finished_at) - julianday(started_at)) * 86400000)"
+        " AS INTEGER)"
+    ),
+    status_with_pipeline_sql="+status = ?",
+    pipeline_names_sql=_SKIP_SCAN_PIPELINES_SQL,
+    begin_write_sql="BEGIN IMMEDIATE",
+    lock_rows_sql="",
+    tiebreak_column="rowid",
+)
+
+
+class Connector:
+    """Opens connections to one RunLog and says how its errors read.
+    Subclasses exist per database kind."""
+
+    dialect: Dialect
+
+    def describe(self) -> str:
+        """The RunLog's location for logs and messages, without secrets."""
+        raise NotImplementedError
+
+    def connect(self, write: bool = False) -> Any:
+        raise NotImplementedError
+
+    def identity(self) -> Any:
+        """A value that changes when the database behind the location is
+        replaced (a restored file); pooled connections are reopened then."""
+        return None
+
+    def change_marker(self, connection: Any) -> Any:
+        """A cheap value that changes whenever anything was committed, or
+        None when the database has no such signal (a time-based TTL is used)."""
+        return None
+
+    def translate_error(self, error: Exception, write: bool) -> Optional[FlowWebError]:
+        """The user-facing error for a driver exception, or None to re-raise."""
+        raise NotImplementedError
+
+    def check_startup(self) -> None:
+        """Raise ConfigError with a one-line fix when the RunLog is unusable."""
+
+
+class SQLiteConnector(Connector):
+    """A RunLog file. Reads use read-only connections and writes a separate
+    read-write one; neither creates the file nor changes its journal mode."""
+
+    dialect = SQLITE_DIALECT
+
+    def __init__(self, path: str):
+        absolute = os.path.abspath(os.path.expanduser(path))
+        # POSIX keeps a leading "//", which a file: URI would read as a host.
+        self.path = "/" + absolute.lstrip("/") if absolute.startswith("//") else absolute
+        self._immutable = False
+
+    def describe(self) -> str:
+        return "sqlite:///" + self.path.lstrip("/")
+
+    def connect(self, write: bool = False) -> sqlite3.Connection:
+        if not os.path.exists(self.path):
+            raise Unavailable(
+                f"RunLog file {self.path} does not exist; check --run-log-url"
+            )
+        mode = "rw" if write else "ro"
+        uri = f"file:{urllib.parse.quote(self.path)}?mode={mode}"
+        if self._immutable and not write:
+            uri += "&immutable=1"
+        connection = sqlite3.connect(
+            uri, uri=True, timeout=DB_BUSY_TIMEOUT_S, isolation_level=None,
+            check_same_thread=False,
+        )
+        connection.text_factory = lambda raw: raw.decode("utf-8", "replace")
+        return connection
+
+    def identity(self) -> Any:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return None
+        return (stat.st_dev, stat.st_ino)
+
+    def change_marker(self, connection: Any) -> Any:
+        return connection.execute("PRAGMA data_version").fetchone()[0]
+
+    def translate_error(self, error: Exception, write: bool) -> Optional[FlowWebError]:
+        if not isinstance(error, sqlite3.Error):
+            return None
+        text = str(error)
+        if "locked" in text or "busy" in text:
+            return Unavailable(
+                f"RunLog {self.path} is locked by another writer; retry in a few"
+                " seconds"
+            )
+        if "readonly" in text or "read-only" in text or (write and "unable to open" in text):
+            return Unavailable(
+                f"RunLog {self.path} is read-only for this process ({text}); actions"
+                " need write access to the file and its folder, reads still work"
+            )
+        if "not a database" in text or "malformed" in text:
+            return Unavailable(f"RunLog {self.path} is not a valid SQLite database ({text})")
+        if "no such table" in text:
+            return Unavailable(
+                f"RunLog {self.path} lost a table while flow-web was running ({text});"
+                " check that it is an ematix-flow RunLog"
+            )
+        return Unavailable(f"RunLog {self.path} cannot be read: {text}")
+
+    def check_startup(self) -> None:
+        if not os.path.exists(self.path):
+            raise ConfigError(
+                f"RunLog file {self.path} does not exist; pass --run-log-url"
+                " sqlite:////path/to/run_log.db for an existing ematix-flow RunLog,"
+                " or --demo"
+            )
+        if os.path.isdir(self.path):
+            raise ConfigError(f"RunLog path {self.path} is a folder, not a SQLite file")
+        try:
+            with open(self.path, "rb") as handle:
+                header = handle.read(16)
+        except OSError as error:
+            raise ConfigError(f"cannot read RunLog file {self.path}: {error.strerror}")
+        if header and header != b"SQLite format 3\x00":
+            raise ConfigError(
+                f"RunLog file {self.path} is not a SQLite database; point"
+                " --run-log-url at the file ematix-flow writes (run_log.db)"
+            )
+        self._check_readable()
+
+    def _check_readable(self) -> None:
+        try:
+            connection = self.connect()
+            connection.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+            connection.close()
+        except sqlite3.OperationalError as error:
+            if "unable to open" not in str(error):
+                raise ConfigError(f"cannot read RunLog {self.path}: {error}")
+            # A WAL database in a folder we may not write needs its -shm file;
+            # immutable mode reads it without one but cannot see new writes.
+            self._immutable = True
+            log.warning(
+                "RunLog %s opened as immutable because its folder is not writable;"
+                " new runs appear only after a restart",
+                self.path,
+            )
+
+
+def parse_run_log_url(url: str) -> Connector:
+    """Build the connector for a RunLog URL or path. `sqlite:////abs/path.db`,
+    `sqlite:///rel/path.db` (ematix-flow reads this one as absolute too, see
+    below), `file:`, a bare path, `postgresql://` and `mysql://` are accepted."""
+    text = url.strip()
+    scheme = text.split(":", 1)[0].lower() if "://" in text else ""
+    if scheme in ("", "file"):
+        path = text[len("file://"):] if scheme else text
+        return SQLiteConnector(urllib.parse.unquote(path))
+    if scheme == "sqlite":
+        return SQLiteConnector(_sqlite_url_path(text))
+    factory = NETWORK_CONNECTORS.get(scheme)
+    if factory is not None:
+        return factory(text)
+    raise ConfigError(
+        f"unknown RunLog URL scheme {scheme!r} in {redact_url(text)!r}; use"
+        " sqlite:////path/to/run_log.db, postgresql://user@host/db or"
+        " mysql://user@host/db"
+    )
+
+
+def _sqlite_url_path(url: str) -> str:
+    # ematix-flow takes everything after "sqlite://" as the path, so
+    # sqlite:///var/x.db is /var/x.db; it also turns sqlite:///./x.db into
+    # /./x.db, which we read as the relative path ./x.db instead.
+    rest = urllib.parse.unquote(url[len("sqlite://"):].split("?", 1)[0])
+    if rest.startswith(("/./", "/../")):
+        return rest[1:]
+    if re.match(r"^/[A-Za-z]:[/\\]", rest):
+        return rest[1:]
+    if not rest:
+        raise ConfigError(f"RunLog URL {url!r} has no path; use sqlite:////path/run_log.db")
+    return rest
+
+
+# Database kinds served over the network, by URL scheme; each maps to a
+# callable that builds its Connector from the URL.
+NETWORK_CONNECTORS: dict = {}
+
+
+class RunLogStore:
+    """Reads and writes one RunLog through a small connection pool, and caches
+    derived documents until the database changes."""
+
+    def __init__(self, connector: Connector):
+        self.connector = connector
+        self.dialect = connector.dialect
+        self._pool: queue.LifoQueue = queue.LifoQueue()
+        self._pool_identity: Any = None
+        self._pool_lock = threading.Lock()
+        self._marker_lock = threading.Lock()
+        self._watcher: Any = None
+        self._watcher_identity: Any = None
+        self._cache: dict = {}
+        self._cache_locks: dict = {}
+        self._cache_lock = threading.Lock()
+
+    # -- connections -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def connection(self, write: bool = False) -> Iterator[Any]:
+        """Lend a connection; driver errors come out as FlowWebError."""
+        try:
+            connection = self._checkout(write)
+        except FlowWebError:
+            raise
+        except Exception as error:
+            raise self._translate(error, write) from error
+        healthy = True
+        try:
+            yield connection
+        except FlowWebError:
+            raise
+        except Exception as error:
+            healthy = False
+            raise self._translate(error, write) from error
+        finally:
+            self._checkin(connection, write, healthy)
+
+    def _translate(self, error: Exception, write: bool) -> Exception:
+        translated = self.connector.translate_error(error, write)
+        if translated is None:
+            return error
+        log.debug("database error on %s", self.connector.describe(), exc_info=error)
+        return translated
+
+    def _checkout(self, write: bool) -> Any:
+        if write:
+            return self.connector.connect(write=True)
+        self._refresh_pool_identity()
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            return self.connector.connect()
+
+    def _checkin(self, connection: Any, write: bool, healthy: bool) -> None:
+        if write or not healthy or self._pool.qsize() >= DB_POOL_SIZE:
+            _close_quietly(connection)
+            return
+        self._pool.put(connection)
+
+    def _refresh_pool_identity(self) -> None:
+        identity = self.connector.identity()
+        if identity == self._pool_identity:
+            return
+        with self._pool_lock:
+            if identity == self._pool_identity:
+                return
+            if self._pool_identity is not None:
+                log.warning(
+                    "RunLog %s was replaced; reopening connections",
+                    self.connector.describe(),
+                )
+            self._pool_identity = identity
+            self.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                _close_quietly(self._pool.get_nowait())
+            except queue.Empty:
+                return
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list:
+        with self.connection() as connection:
+            return _execute(connection, self.dialect.sql(sql), params).fetchall()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Callable[..., Any]]:
+        """Run writes in one transaction; yields `execute(sql, params)` that
+        returns a cursor. Commits on success, rolls back on any error."""
+        with self.connection(write=True) as connection:
+            dialect = self.dialect
+
+            def execute(sql: str, params: Sequence[Any] = ()) -> Any:
+                return _execute(connection, dialect.sql(sql), params)
+
+            if dialect.begin_write_sql:
+                execute(dialect.begin_write_sql)
+            try:
+                yield execute
+            except BaseException:
+                _finish_transaction(connection, dialect, commit=False)
+                raise
+            _finish_transaction(connection, dialect, commit=True)
+
+    # -- change detection and caching ---------------------------------------------
+
+    def fingerprint(self) -> Any:
+        """A value that differs whenever the RunLog may have changed."""
+        identity = self.connector.identity()
+        with self._marker_lock:
+            if self._watcher is None or self._watcher_identity != identity:
+                self._close_watcher()
+                self._watcher = self._open_watcher()
+                self._watcher_identity = identity
+            try:
+                marker = self.connector.change_marker(self._watcher)
+            except Exception as error:
+                self._close_watcher()
+                raise self._translate(error, write=False) from error
+        if marker is None:
+            return (identity, int(time.monotonic() / CACHE_TTL_S))
+        return (identity, marker)
+
+    def _open_watcher(self) -> Any:
+        # One long-lived connection answers "did anything change?", because
+        # SQLite's data_version is only comparable on the same connection.
+        try:
+            return self.connector.connect()
+        except FlowWebError:
+            raise
+        except Exception as error:
+            raise self._translate(error, write=False) from error
+
+    def _close_watcher(self) -> None:
+        if self._watcher is not None:
+            _close_quietly(self._watcher)
+        self._watcher = None
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Return `compute()` for `key`, computed at most once per key while
+        concurrent callers wait for the first one."""
+        with self._cache_lock:
+            if key in self._cache:
+                return self._cache[key]
+            key_lock = self._cache_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._cache_lock:
+                if key in self._cache:
+                    return self._cache[key]
+            value = compute()
+            with self._cache_lock:
+                if len(self._cache) >= 256:
+                    self._cache.clear()
+                    self._cache_locks = {key: key_lock}
+                self._cache[key] = value
+                self._cache_locks.pop(key, None)
+            return value
+
+    # -- schema ---------------------------------------------------------------------
+
+    def tables(self) -> frozenset:
+        rows = self.query(TABLE_NAMES_SQL.get(self.dialect.name, TABLE_NAMES_SQL["sqlite"]))
+        return frozenset(str(row[0]).lower() for row in rows)
+
+    def has_history(self) -> bool:
+        return "run_records" in self.tables()
+
+    # -- readers ----------------------------------------------------------------
+
+    def list_runs(
+        self,
+        pipeline: Optional[str] = None,
+        status: Optional[str] = None,
+        limit: int = RUNS_DEFAULT_LIMIT,
+        offset: int = 0,
+        sort: str = "started",
+        descending: bool = True,
+    ) -> tuple:
+        """One page of run summaries and the total number of matching runs."""
+        where, params = self._run_filter(pipeline, status)
+        order = self._run_order(sort, descending)
+        sql = (
+            f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM run_records{where}"
+            f" ORDER BY {order} LIMIT ? OFFSET ?"
+        )
+        rows = self.query(sql, (*params, limit, offset))
+        total = self.count_runs(pipeline, status)
+        return [_record_from_row(SUMMARY_COLUMNS, row) for row in rows], total
+
+    def count_runs(self, pipeline: Optional[str], status: Optional[str]) -> int:
+        where, params = self._run_filter(pipeline, status)
+        return int(self.query(f"SELECT COUNT(*) FROM run_records{where}", params)[0][0])
+
+    def _run_filter(self, pipeline: Optional[str], status: Optional[str]) -> tuple:
+        terms, params = [], []
+        if pipeline is not None:
+            terms.append("pipeline = ?")
+            params.append(pipeline)
+        if status is not None:
+            terms.append(self.dialect.status_with_pipeline_sql if pipeline is not None
+                         else "status = ?")
+            params.append(status)
+        return (" WHERE " + " AND ".join(terms) if terms else ""), params
+
+    def _run_order(self, sort: str, descending: bool) -> str:
+        direction, reverse = ("DESC", "ASC") if descending else ("ASC", "DESC")
+        newest = f"started_at DESC, {self.dialect.tiebreak_column} ASC"
+        if sort == "started":
+            return f"started_at {direction}, {self.dialect.tiebreak_column} {reverse}"
+        if sort == "duration":
+            return (
+                f"(finished_at IS NULL), {self.dialect.duration_ms_sql} {direction},"
+                f" {newest}"
+            )
+        return f"{RUN_SORT_COLUMNS[sort]} {direction}, {newest}"
+
+    def get_run(self, run_id: str) -> Optional[RunRecord]:
+        rows = self.query(
+            f"SELECT {', '.join(RUN_COLUMNS)} FROM run_records WHERE run_id = ?",
+            (run_id,),
+        )
+        return _record_from_row(RUN_COLUMNS, rows[0]) if rows else None
+
+    def pipeline_names(self) -> list:
+        rows = self.query(self.dialect.pipeline_names_sql)
+        return sorted({_coerce_text(row[0]) for row in rows if row[0] is not None})
+
+    def newest_runs(
+        self, names: Sequence[str], per_name: int, where: str = "",
+        columns: Sequence[str] = SUMMARY_COLUMNS,
+    ) -> dict:
+        """The `per_name` newest runs of each pipeline (optionally only those
+        matching the extra `where` term), newest first, keyed by pipeline; one
+        statement per 100 names, each part served by the pipeline index."""
+        result: dict = {name: [] for name in names}
+        extra = f" AND {where}" if where else ""
+        tiebreak = self.dialect.tiebreak_column
+        select = (
+            f"SELECT {', '.join(columns)}, {tiebreak} AS tiebreak FROM run_records"
+            f" WHERE pipeline = ?{extra} ORDER BY started_at DESC, {tiebreak} ASC LIMIT ?"
+        )
+        for start in range(0, len(names), 100):
+            chunk = list(names[start:start + 100])
+            parts = [f"SELECT * FROM ({select}) AS part{index}" for index in range(len(chunk))]
+            params: list = []
+            for name in chunk:
+                params += [name, per_name]
+            for row in self.query(" UNION ALL ".join(parts), params):
+                record = _record_from_row(columns, row[:-1])
+                record = dataclasses.replace(record, tiebreak=row[-1])
+                result[record.pipeline].append(record)
+        for records in result.values():
+            records.sort(key=lambda record: record.tiebreak)
+            records.sort(key=lambda record: record.started_at or "", reverse=True)
+        return result
+
+    def recent_durations(self, names: Sequence[str], per_name: int) -> dict:
+        """Durations in ms of each pipeline's `per_name` newest finished runs."""
+        result: dict = {name: [] for name in names}
+        duration = self.dialect.duration_ms_sql
+        select = (
+            f"SELECT pipeline, {duration} FROM run_records WHERE pipeline = ?"
+            " AND finished_at IS NOT NULL ORDER BY started_at DESC LIMIT ?"
+        )
+        for start in range(0, len(names), 100):
+            chunk = list(names[start:start + 100])
+            parts = [f"SELECT * FROM ({select}) AS part{index}" for index in range(len(chunk))]
+            params: list = []
+            for name in chunk:
+                params += [name, per_name]
+            for pipeline, millis in self.query(" UNION ALL ".join(parts), params):
+                if millis is not None:
+                    result[_coerce_text(pipeline)].append(int(millis))
+        return result
+
+    def status_counts_since(self, names: Sequence[str], since: dt.datetime) -> dict:
+        """(runs, failed runs) per pipeline among runs started at or after
+        `since`."""
+        result = {name: (0, 0) for name in names}
+        if not names:
+            return result
+        for start in range(0, len(names), 500):
+            chunk = list(names[start:start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.query(
+                "SELECT pipeline, COUNT(*), SUM(CASE WHEN status = 'failed' THEN 1"
+                f" ELSE 0 END) FROM run_records WHERE pipeline IN ({marks})"
+                " AND started_at >= ? GROUP BY pipeline",
+                (*chunk, format_db_time(since)),
+            )
+            for pipeline, total, failed in rows:
+                result[_coerce_text(pipeline)] = (int(total), int(failed or 0))
+        return result
+
+    def run_log_rows(self) -> list:
+        """(pipeline, last_run_at, success) from the `run_log` table."""
+        if "run_log" not in self.tables():
+            return []
+        rows = self.query("SELECT pipeline_name, last_run_at, success FROM run_log")
+        return [(_coerce_text(name), _coerce_text(at), bool(ok)) for name, at, ok in rows]
+
+    def attempt_states(self) -> dict:
+        """Open retry cycles from `attempt_state`, keyed by pipeline."""
+        if "attempt_state" not in self.tables():
+            return {}
+        rows = self.query(
+            "SELECT pipeline_name, attempt_count, last_attempt_at, gave_up"
+            " FROM attempt_state"
+        )
+        return {
+            _coerce_text(name): {
+                "attempt_count": _coerce_attempt(count),
+                "last_attempt_at": format_api_time(parse_timestamp(_coerce_text(at))),
+                "gave_up": bool(gave_up),
+            }
+            for name, count, at, gave_up in rows
+        }
+
+    def claims(self) -> dict:
+        """Leases from `pipeline_claims`, keyed by pipeline; the scheduler's own
+        leader lease `_scheduler_singleton` is left out."""
+        if "pipeline_claims" not in self.tables():
+            return {}
+        rows = self.query(
+            "SELECT pipeline_name, worker_id, claimed_at, expires_at FROM pipeline_claims"
+        )
+        return {
+            _coerce_text(name): {
+                "worker_id": _coerce_text(worker),
+                "claimed_at": format_api_time(parse_timestamp(_coerce_text(claimed))),
+                "expires_at": format_api_time(parse_timestamp(_coerce_text(expires))),
+            }
+            for name, worker, claimed, expires in rows
+            if name != "_scheduler_singleton"
+        }
+
+    # -- writers ----------------------------------------------------------------
+
+    def insert_run(self, execute: Callable[..., Any], record: RunRecord) -> None:
+        """Insert a new run row inside a `transaction()`."""
+        marks = ", ".join("?" for _ in RUN_COLUMNS)
+        execute(
+            f"INSERT INTO run_records ({', '.join(RUN_COLUMNS)}) VALUES ({marks})",
+            [getattr(record, column) for column in RUN_COLUMNS],
+        )
+
+
+RUN_SORT_COLUMNS = {
+    "started": "started_at",
+    "duration": "duration",
+    "pipeline": "pipeline",
+    "status": "status",
+    "attempt": "attempt",
+}
+
+TABLE_NAMES_SQL = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
+}
+
+
+def _execute(connection: Any, sql: str, params: Sequence[Any]) -> Any:
+    cursor = connection.cursor()
+    cursor.execute(sql, tuple(params))
+    return cursor
+
+
+def _finish_transaction(connection: Any, dialect: Dialect, commit: bool) -> None:
+    # sqlite3 in autocommit mode (isolation_level=None) ends the explicit BEGIN
+    # with SQL; the DB-API drivers of the servers use commit()/rollback().
+    if dialect.name == "sqlite":
+        _execute(connection, "COMMIT" if commit else "ROLLBACK", ())
+    elif commit:
+        connection.commit()
+    else:
+        connection.rollback()
+
+
+def _close_quietly(connection: Any) -> None:
+    try:
+        connection.close()
+    except Exception as error:  # a broken connection may fail to close
+        log.debug("closing a database connection failed: %s", error)
+
+
+# ------------------------------------------------------------------------------------
+# Catalog
+# ------------------------------------------------------------------------------------
+
+CATALOG_FORMAT = "flow-web-catalog"
+CATALOG_VERSION = 1
+JOB_KINDS = ("batch", "streaming")
+
+
+@dataclasses.dataclass(frozen=True)
+class TriggerOp:
+    """An ALL/ANY node of a workflow's `triggered_by` expression; members are
+    leaf names (str) or nested TriggerOp nodes."""
+
+    kind: str
+    members: tuple
+
+    def leaves(self) -> list:
+        names: list = []
+        for member in self.members:
+            names += member.leaves() if isinstance(member, TriggerOp) else [member]
+        return names
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """A batch job or streaming pipeline the catalog knows by name."""
+
+    name: str
+    kind: str = "batch"
+    schedule: Optional[str] = None
+    timezone: Optional[str] = None
+    depends_on: tuple = ()
+    retry: Optional[Mapping[str, Any]] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Workflow:
+    """A declared workflow: member jobs plus the triggers that start it."""
+
+    name: str
+    jobs: tuple
+    triggered_by: Optional[TriggerOp] = None
+    schedule: Optional[str] = None
+    timezone: Optional[str] = None
+    on_message: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Catalog:
+    """Jobs and declared workflows, in registration order. `sources` says
+    where they came from, for the start-up log and `/api/me`."""
+
+    jobs: tuple = ()
+    workflows: tuple = ()
+    sources: tuple = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_jobs_by_name", {job.name: job for job in self.jobs})
+        object.__setattr__(
+            self, "_workflows_by_name", {flow.name: flow for flow in self.workflows}
+        )
+
+    def job(self, name: str) -> Optional[Job]:
+        return self._jobs_by_name.get(name)
+
+    def workflow(self, name: str) -> Optional[Workflow]:
+        return self._workflows_by_name.get(name)
+
+    def workflow_of(self, job_name: str) -> Optional[str]:
+        """The declared workflow a job belongs to; the last declaration wins,
+        as in ematix-flow."""
+        owner = None
+        for workflow in self.workflows:
+            if job_name in workflow.jobs:
+                owner = workflow.name
+        return owner
+
+    def edges(self) -> list:
+        """Every `depends_on` edge as (upstream, downstream), in registration order."""
+        return [(upstream, job.name) for job in self.jobs for upstream in job.depends_on]
+
+    def is_empty(self) -> bool:
+        return not self.jobs and not self.workflows
+
+
+def merge_catalogs(catalogs: Sequence[Catalog]) -> Catalog:
+    """Merge catalogs; for a name defined twice the earlier catalog wins."""
+    jobs: dict = {}
+    workflows: dict = {}
+    sources: list = []
+    for catalog in catalogs:
+        for job in catalog.jobs:
+            jobs.setdefault(job.name, job)
+        for workflow in catalog.workflows:
+            workflows.setdefault(workflow.name, workflow)
+        sources += catalog.sources
+    return Catalog(tuple(jobs.values()), tuple(workflows.values()), tuple(sources))
+
+
+# -- from ematix-flow's registries ---------------------------------------------------
+
+
+def load_module_catalog(modules: Sequence[str]) -> Catalog:
+    """Import the user's pipeline modules and read ematix-flow's registries.
+    The current folder goes on sys.path first, as `flow run` does."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        pipeline = importlib.import_module("ematix_flow.pipeline")
+    except ImportError as error:
+        raise ConfigError(
+            f"--module needs ematix-flow, which is not importable here ({error});"
+            " on a host that has it run `python3 flow-web.pyz catalog --module"
+            f" {' --module '.join(modules)} -o catalog.json` and start flow-web with"
+            " --catalog catalog.json"
+        )
+    for name in modules:
+        _import_user_module(name)
+    return _catalog_from_registries(pipeline, _streaming_registry())
+
+
+def _import_user_module(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except Exception as error:  # any failure of user code is a start-up error
+        raise ConfigError(
+            f"importing pipeline module {name!r} failed: {type(error).__name__}:"
+            f" {error}; check that it imports with `python3 -c 'import {name}'` in"
+            " this folder, or use --catalog"
+        )
+
+
+def _streaming_registry() -> dict:
+    try:
+        streaming = importlib.import_module("ematix_flow.streaming")
+    except ImportError:
+        return {}
+    return dict(getattr(streaming, "_STREAMING_PIPELINES", {}))
+
+
+def _catalog_from_registries(pipeline: Any, streaming: Mapping[str, Any]) -> Catalog:
+    depends_on = getattr(pipeline, "_DEPENDS_ON", {})
+    retry = getattr(pipeline, "_RETRY_POLICY", {})
+    jobs = [
+        Job(
+            name=entry.name,
+            schedule=entry.schedule,
+            timezone=entry.timezone,
+            depends_on=tuple(depends_on.get(entry.name, ())),
+            retry=_retry_as_dict(retry.get(entry.name)),
+        )
+        for entry in getattr(pipeline, "_REGISTRY", {}).values()
+    ]
+    jobs += [Job(name=name, kind="streaming") for name in streaming]
+    workflows = [
+        Workflow(
+            name=entry.name,
+            jobs=tuple(entry.jobs),
+            triggered_by=_trigger_from_registry(entry.triggered_by),
+            schedule=entry.schedule,
+            timezone=entry.timezone,
+            on_message=None if entry.on_message is None else repr(entry.on_message),
+        )
+        for entry in getattr(pipeline, "_WORKFLOWS", {}).values()
+    ]
+    return Catalog(tuple(jobs), tuple(workflows), ("modules",))
+
+
+def _retry_as_dict(policy: Any) -> Optional[dict]:
+    if policy is None:
+        return None
+    if dataclasses.is_dataclass(policy):
+        return {key: _json_safe(value) for key, value in dataclasses.asdict(policy).items()}
+    return {"policy": repr(policy)}
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(getattr(value, "value", value))
+
+
+def _trigger_from_registry(op: Any) -> Optional[TriggerOp]:
+    if op is None:
+        return None
+    members = tuple(
+        member if isinstance(member, str) else _trigger_from_registry(member)
+        for member in op.members
+    )
+    return TriggerOp(str(op.kind), members)
+
+
+# -- catalog files -------------------------------------------------------------------
+
+
+def catalog_to_json(catalog: Catalog) -> dict:
+    """The catalog file document; see "Catalog file" in the README."""
+    return {
+        "format": CATALOG_FORMAT,
+        "version": CATALOG_VERSION,
+        "generated_at": format_api_time(dt.datetime.now(dt.timezone.utc)),
+        "generated_by": f"flow-web {__version__}",
+        "jobs": [
+            {
+                "name": job.name,
+                "kind": job.kind,
+                "schedule": job.schedule,
+                "timezone": job.timezone,
+                "depends_on": list(job.depends_on),
+                "retry": None if job.retry is None else dict(job.retry),
+            }
+            for job in catalog.jobs
+        ],
+        "workflows": [
+            {
+                "name": workflow.name,
+                "jobs": list(workflow.jobs),
+                "triggered_by": _trigger_to_json(workflow.triggered_by),
+                "schedule": workflow.schedule,
+                "timezone": workflow.timezone,
+                "on_message": workflow.on_message,
+            }
+            for workflow in catalog.workflows
+        ],
+    }
+
+
+def _trigger_to_json(op: Optional[TriggerOp]) -> Any:
+    if op is None:
+        return None
+    return {op.kind: [m if isinstance(m, str) else _trigger_to_json(m) for m in op.members]}
+
+
+def load_catalog_file(path: str) -> Catalog:
+    """Read a catalog file written by the `catalog` subcommand."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except OSError as error:
+        raise ConfigError(f"cannot read catalog file {path}: {error.strerror}")
+    except ValueError as error:
+        raise ConfigError(
+            f"catalog file {path} is not valid JSON ({error}); write it with"
+            " `python3 flow-web.pyz catalog --module <module> -o FILE`"
+        )
+    try:
+        return _catalog_from_json(document, path)
+    except _CatalogSchemaError as error:
+        raise ConfigError(
+            f"catalog file {path} does not match the catalog schema: {error}; see"
+            " \"Catalog file\" in the README or regenerate it with the catalog"
+            " subcommand"
+        )
+
+
+class _CatalogSchemaError(ValueError):
+    pass
+
+
+def _catalog_from_json(document: Any, path: str) -> Catalog:
+    _expect(isinstance(document, dict), "the top level must be an object")
+    _expect(document.get("format") == CATALOG_FORMAT,
+            f"\"format\" must be {CATALOG_FORMAT!r}")
+    _expect(document.get("version") == CATALOG_VERSION,
+            f"\"version\" must be {CATALOG_VERSION}, not {document.get('version')!r}")
+    jobs = [_job_from_json(item, f"jobs[{index}]")
+            for index, item in enumerate(_list_field(document, "jobs", "catalog"))]
+    workflows = [_workflow_from_json(item, f"workflows[{index}]")
+                 for index, item in enumerate(_list_field(document, "workflows", "catalog"))]
+    catalog = Catalog(tuple(jobs), tuple(workflows), (f"catalog file {path}",))
+    _check_catalog_names(catalog)
+    return catalog
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise _CatalogSchemaError(message)
+
+
+def _list_field(item: dict, key: str, where: str) -> list:
+    value = item.get(key, [])
+    _expect(isinstance(value, list), f"{where}.{key} must be a list")
+    return value
+
+
+def _optional_text(item: dict, key: str, where: str) -> Optional[str]:
+    value = item.get(key)
+    _expect(value is None or isinstance(value, str),
+            f"{where}.{key} must be a string or null, not {value!r}")
+    return value
+
+
+def _job_from_json(item: Any, where: str) -> Job:
+    _expect(isinstance(item, dict), f"{where} must be an object")
+    name = item.get("name")
+    _expect(isinstance(name, str) and name != "", f"{where}.name must be a non-empty string")
+    kind = item.get("kind", "batch")
+    _expect(kind in JOB_KINDS, f"{where}.kind must be one of {', '.join(JOB_KINDS)}")
+    depends_on = _list_field(item, "depends_on", where)
+    _expect(all(isinstance(x, str) for x in depends_on),
+            f"{where}.depends_on must be a list of job names")
+    retry = item.get("retry")
+    _expect(retry is None or isinstance(retry, dict), f"{where}.retry must be an object or null")
+    schedule = _optional_text(item, "schedule", where)
+    timezone = _optional_text(item, "timezone", where)
+    _check_schedule(schedule, timezone, f"{where} ({name})")
+    return Job(name, kind, schedule, timezone, tuple(depends_on), retry)
+
+
+def _workflow_from_json(item: Any, where: str) -> Workflow:
+    _expect(isinstance(item, dict), f"{where} must be an object")
+    name = item.get("name")
+    _expect(isinstance(name, str) and name != "", f"{where}.name must be a non-empty string")
+    jobs = _list_field(item, "jobs", where)
+    _expect(bool(jobs) and all(isinstance(x, str) for x in jobs),
+            f"{where}.jobs must be a non-empty list of job names")
+    schedule = _optional_text(item, "schedule", where)
+    timezone = _optional_text(item, "timezone", where)
+    _check_schedule(schedule, timezone, f"{where} ({name})")
+    trigger = _trigger_from_json(item.get("triggered_by"), f"{where}.triggered_by")
+    return Workflow(name, tuple(jobs), trigger, schedule, timezone,
+                    _optional_text(item, "on_message", where))
+
+
+def _trigger_from_json(value: Any, where: str) -> Optional[TriggerOp]:
+    # ematix-flow accepts a name, a list of names (ALL) or a nested tree.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return TriggerOp("all", (value,))
+    if isinstance(value, list):
+        return TriggerOp("all", tuple(_trigger_member(m, where) for m in value))
+    _expect(isinstance(value, dict) and len(value) == 1
+            and next(iter(value)) in ("all", "any"),
+            f"{where} must be a name, a list or an object {{\"all\"|\"any\": [...]}}")
+    kind, members = next(iter(value.items()))
+    _expect(isinstance(members, list) and bool(members),
+            f"{where}.{kind} must be a non-empty list")
+    return TriggerOp(kind, tuple(_trigger_member(m, f"{where}.{kind}") for m in members))
+
+
+def _trigger_member(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+        return value
+    return _trigger_from_json(value, where)
+
+
+def _check_schedule(schedule: Optional[str], timezone: Optional[str], where: str) -> None:
+    if schedule is not None and not cron_is_valid(schedule):
+        raise _CatalogSchemaError(f"{where}: schedule {schedule!r} is not a valid cron expression")
+    if timezone is not None and load_zone(timezone) is None:
+        raise _CatalogSchemaError(f"{where}: timezone {timezone!r} is not an IANA time zone")
+
+
+def _check_catalog_names(catalog: Catalog) -> None:
+    names = [job.name for job in catalog.jobs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    _expect(not duplicates, f"job names appear twice: {', '.join(duplicates)}")
+    known = set(names)
+    for job in catalog.jobs:
+        unknown = [name for name in job.depends_on if name not in known]
+        _expect(not unknown, f"job {job.name} depends on unknown jobs {unknown}")
+    for workflow in catalog.workflows:
+        unknown = [name for name in workflow.jobs if name not in known]
+        _expect(not unknown, f"workflow {workflow.name} lists unknown jobs {unknown}")
+
+
+def load_catalog(config: Config) -> Catalog:
+    """The catalog of the `--module` and `--catalog` sources, module first."""
+    catalogs = []
+    if config.modules:
+        catalogs.append(load_module_catalog(config.modules))
+    if config.catalog_path:
+        catalogs.append(load_catalog_file(config.catalog_path))
+    return merge_catalogs(catalogs)
+
+
+# ------------------------------------------------------------------------------------
+# Triggers and schedules
+# ------------------------------------------------------------------------------------
+
+TRIGGER_STATES = ("ready", "pending", "failed")
+
+
+def load_zone(name: Optional[str]) -> Optional[dt.tzinfo]:
+    """The IANA time zone, UTC for None, or None when the name is unknown."""
+    if name is None or name.upper() == "UTC":
+        return dt.timezone.utc
+    return _load_zone_cached(name)
+
+
+
+
+@functools.lru_cache(maxsize=256)
+def _load_zone_cached(name: str) -> Optional[dt.tzinfo]:
+    from zoneinfo import ZoneInfo  # the tz database (or the tzdata package)
+
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def cron_is_valid(expression: str) -> bool:
+    try:
+        return bool(croniter.is_valid(expression))
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def next_tick(
+    expression: str, zone_name: Optional[str], after: dt.datetime
+) -> Optional[dt.datetime]:
+    """The first cron tick strictly after `after`, with the cron read in the
+    given time zone (UTC when None); None when the cron or zone is invalid."""
+    return _cron_step(expression, zone_name, after, forward=True)
+
+
+def previous_tick(
+    expression: str, zone_name: Optional[str], before: dt.datetime
+) -> Optional[dt.datetime]:
+    """The last cron tick strictly before `before`, like next_tick."""
+    return _cron_step(expression, zone_name, before, forward=False)
+
+
+def _cron_step(
+    expression: str, zone_name: Optional[str], start: dt.datetime, forward: bool
+) -> Optional[dt.datetime]:
+    zone = load_zone(zone_name)
+    if zone is None or not cron_is_valid(expression):
+        return None
+    try:
+        schedule = croniter(expression, start.astimezone(zone))
+        tick = schedule.get_next(dt.datetime) if forward else schedule.get_prev(dt.datetime)
+    except (ValueError, KeyError, TypeError, OverflowError):
+        return None
+    return tick.astimezone(dt.timezone.utc)
+
+
+def tick_label(tick: dt.datetime, zone_name: Optional[str], now: dt.datetime) -> str:
+    """`02:10 EST` for a tick on today's local date, else `2026-12-05 02:10 EST`."""
+    zone = load_zone(zone_name) or dt.timezone.utc
+    local = tick.astimezone(zone)
+    abbreviation = local.tzname() or "UTC"
+    if local.date() == now.astimezone(zone).date():
+        return f"{local:%H:%M} {abbreviation}"
+    return f"{local:%Y-%m-%d %H:%M} {abbreviation}"
+
+
+class Forecaster:
+    """Next-run forecasts, each reused until its tick passes."""
+
+    def __init__(self) -> None:
+        self._ticks: dict = {}
+        self._lock = threading.Lock()
+
+    def next_run(
+        self, expression: str, zone_name: Optional[str], now: dt.datetime
+    ) -> Optional[dt.datetime]:
+        key = (expression, zone_name)
+        with self._lock:
+            known = self._ticks.get(key)
+        if known is not None and known[0] <= now < known[1]:
+            return known[1]
+        tick = next_tick(expression, zone_name, now)
+        if tick is not None:
+            with self._lock:
+                self._ticks[key] = (now, tick)
+        return tick
+
+
+@dataclasses.dataclass(frozen=True)
+class NameHistory:
+    """What trigger evaluation needs to know of one job or workflow name."""
+
+    newest_success: Optional[RunRecord] = None
+    newest_terminal_status: Optional[str] = None
+
+    @property
+    def success_finished(self) -> Optional[dt.datetime]:
+        record = self.newest_success
+        if record is None:
+            return None
+        return record.finished or record.started
+
+    @property
+    def success_started(self) -> Optional[dt.datetime]:
+        return None if self.newest_success is None else self.newest_success.started
+
+
+def read_name_histories(store: RunLogStore, names: Sequence[str]) -> dict:
+    """NameHistory per name, from each name's newest success and its newest
+    terminal run among its last few runs."""
+    if not names or not store.has_history():
+        return {name: NameHistory() for name in names}
+    recent = store.newest_runs(names, TRIGGER_TERMINAL_WINDOW_RUNS)
+    successes = store.newest_runs(names, 1, where="status = 'succeeded'")
+    histories = {}
+    for name in names:
+        terminal = next(
+            (run.status for run in recent[name] if run.status in TERMINAL_STATUSES), None
+        )
+        newest = successes[name][0] if successes[name] else None
+        histories[name] = NameHistory(newest, terminal)
+    return histories
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkflowView:
+    """A row of /api/workflows: a declared workflow, a job on its own
+    ("single") or a streaming pipeline, with its member edges."""
+
+    name: str
+    kind: str
+    jobs: tuple
+    edges: tuple
+    triggered_by: Optional[TriggerOp] = None
+    schedule: Optional[str] = None
+    timezone: Optional[str] = None
+    on_message: Optional[str] = None
+
+
+def workflow_views(catalog: Catalog, history_names: Sequence[str] = ()) -> list:
+    """The three groups ematix-flow lists, in its order: declared workflows by
+    name, then jobs in no workflow, then streaming pipelines in no workflow.
+    Without any catalog, every pipeline of the run history is a single job."""
+    if catalog.is_empty():
+        return [WorkflowView(name, "single", (name,), ()) for name in sorted(history_names)]
+    members = {job for workflow in catalog.workflows for job in workflow.jobs}
+    views = [_declared_view(catalog, flow) for flow in sorted(catalog.workflows, key=_name)]
+    loose = sorted((job for job in catalog.jobs if job.name not in members), key=_name)
+    views += [_single_view(job) for job in loose if job.kind == "batch"]
+    views += [
+        WorkflowView(job.name, "streaming", (job.name,), ())
+        for job in loose
+        if job.kind == "streaming"
+    ]
+    return views
+
+
+def _name(item: Any) -> str:
+    return item.name
+
+
+def _declared_view(catalog: Catalog, workflow: Workflow) -> WorkflowView:
+    member_set = set(workflow.jobs)
+    edges = tuple(
+        (upstream, downstream)
+        for upstream, downstream in catalog.edges()
+        if upstream in member_set and downstream in member_set
+    )
+    streaming = any(
+        (catalog.job(name) or Job(name)).kind == "streaming" for name in workflow.jobs
+    )
+    return WorkflowView(
+        workflow.name, "streaming" if streaming else "declared", workflow.jobs, edges,
+        workflow.triggered_by, workflow.schedule, workflow.timezone, workflow.on_message,
+    )
+
+
+def _single_view(job: Job) -> WorkflowView:
+    upstream = TriggerOp("all", tuple(job.depends_on)) if job.depends_on else None
+    edges = tuple((name, job.name) for name in job.depends_on)
+    return WorkflowView(
+        job.name, "single", (job.name,), edges, upstream, job.schedule, job.timezone
+    )
+
+
+class TriggerEvaluator:
+    """Trigger states of workflows at one moment. A leaf is ready when its job
+    (or workflow) finished a successful run after the workflow last started a
+    successful run; failed when its newest finished run failed instead;
+    pending otherwise. ALL is ready when every member is, failed when one
+    failed and none is pending; ANY is ready when one member is, failed when
+    all failed."""
+
+    def __init__(
+        self, catalog: Catalog, histories: Mapping[str, NameHistory],
+        now: dt.datetime, forecaster: Forecaster,
+    ):
+        self.catalog = catalog
+        self.histories = histories
+        self.now = now
+        self.forecaster = forecaster
+
+    @staticmethod
+    def names_needed(catalog: Catalog, views: Sequence[WorkflowView]) -> list:
+        names = set()
+        for view in views:
+            names.add(view.name)
+            names.update(view.jobs)
+            if view.triggered_by is not None:
+                names.update(view.triggered_by.leaves())
+        for workflow in catalog.workflows:
+            names.update(workflow.jobs)
+        return sorted(names)
+
+    def triggers(self, view: WorkflowView) -> list:
+        if view.kind == "streaming":
+            return []
+        since = self.last_started(view)
+        entries = []
+        if view.schedule:
+            entries.append(self._schedule_entry(view, since))
+        if view.triggered_by is not None:
+            expr = self._node(view.triggered_by, since)
+            entries.append({"kind": "after_expr", "state": expr["state"], "expr": expr})
+        if view.on_message is not None:
+            entries.append({
+                "kind": "on_message", "source": view.on_message,
+                "state": "pending", "label": view.on_message,
+            })
+        return entries
+
+    def last_started(self, view: WorkflowView) -> Optional[dt.datetime]:
+        """When the workflow last started a run that succeeded: its own
+        workflow-level row, else the newest such run of a root member job."""
+        own = self._history(view.name).success_started
+        if own is not None or view.kind == "single":
+            return own
+        downstream = {to for _, to in view.edges}
+        roots = [job for job in view.jobs if job not in downstream]
+        starts = [self._history(job).success_started for job in roots]
+        return max((start for start in starts if start is not None), default=None)
+
+    def _history(self, name: str) -> NameHistory:
+        return self.histories.get(name) or NameHistory()
+
+    def _success_finished(self, name: str) -> Optional[dt.datetime]:
+        finished = self._history(name).success_finished
+        workflow = self.catalog.workflow(name)
+        if finished is not None or workflow is None:
+            return finished
+        # A workflow without workflow-level rows has succeeded when every
+        # job that nothing in it depends on has succeeded.
+        member_set = set(workflow.jobs)
+        upstreams = {up for up, down in self.catalog.edges() if down in member_set}
+        sinks = [job for job in workflow.jobs if job not in upstreams]
+        times = [self._history(job).success_finished for job in sinks]
+        return None if not times or None in times else min(times)
+
+    def _leaf_state(self, name: str, since: Optional[dt.datetime]) -> str:
+        finished = self._success_finished(name)
+        if finished is not None and (since is None or finished > since):
+            return "ready"
+        if self._history(name).newest_terminal_status == "failed":
+            return "failed"
+        return "pending"
+
+    def _node(self, node: Any, since: Optional[dt.datetime]) -> dict:
+        if isinstance(node, str):
+            return {"kind": "leaf", "name": node, "state": self._leaf_state(node, since)}
+        members = [self._node(member, since) for member in node.members]
+        states = [member["state"] for member in members]
+        return {"kind": node.kind, "members": members, "state": combine_states(node.kind, states)}
+
+    def _schedule_entry(self, view: WorkflowView, since: Optional[dt.datetime]) -> dict:
+        tick = next_tick(view.schedule, view.timezone, since or self.now)
+        entry = {
+            "kind": "schedule", "cron": view.schedule, "timezone": view.timezone,
+            "next_at": format_forecast_time(tick),
+            "state": "ready" if tick is not None and self.now >= tick else "pending",
+            "label": view.schedule if tick is None else tick_label(tick, view.timezone, self.now),
+        }
+        return entry
+
+
+def combine_states(kind: str, states: Sequence[str]) -> str:
+    """Roll member states up into an ALL or ANY node's state."""
+    if kind == "any":
+        if "ready" in states:
+            return "ready"
+        return "failed" if states and all(s == "failed" for s in states) else "pending"
+    if all(state == "ready" for state in states):
+        return "ready"
+    return "failed" if "failed" in states and "pending" not in states else "pending"
+
+
+def late_since(
+    job: Job, newest_start: Optional[dt.datetime], now: dt.datetime, grace_s: int
+) -> Optional[dt.datetime]:
+    """The cron tick a batch job missed: the latest tick is more than `grace_s`
+    old and no run started since (a minute early counts, for clock skew)."""
+    if job.kind != "batch" or not job.schedule:
+        return None
+    due = previous_tick(job.schedule, job.timezone, now)
+    if due is None or (now - due).total_seconds() <= grace_s:
+        return None
+    if newest_start is not None and newest_start >= due - dt.timedelta(minutes=1):
+        return None
+    return due
+
+
+# ------------------------------------------------------------------------------------
+# DAG layout
+# ------------------------------------------------------------------------------------
+
+LAYOUT_RANK_GAP_PX = 72.0
+LAYOUT_NODE_GAP_PX = 20.0
+
+
+def measure_node(lines: Sequence[str]) -> tuple:
+    """Width and height in px of a node box showing these text lines (the
+    first in bold 12px monospace, the others 11px)."""
+    widths = [len(line) * (7.3 if index == 0 else 6.7) for index, line in enumerate(lines)]
+    return (max([120.0] + widths) + 24.0, 16.0 + 16.0 * max(1, len(lines)))
+
+
+def layout_dag(nodes: Mapping[str, tuple], edges: Iterable[tuple]) -> dict:
+    """Columns by longest path from the sources, nodes stacked by name.
+    NOTE: a stand-in for the layered layout; it neither orders nodes to
+    avoid crossings nor breaks cycles (edges closing one are dropped)."""
+    edge_list = sorted(set(edges))
+    for upstream, downstream in edge_list:
+        for name in (upstream, downstream):
+            if name not in nodes:
+                raise ValueError(f"edge ({upstream}, {downstream}) names unknown node {name!r}")
+    rank = {name: 0 for name in nodes}
+    for _ in range(len(nodes)):
+        changed = False
+        for upstream, downstream in edge_list:
+            if rank[downstream] < rank[upstream] + 1 and rank[upstream] < len(nodes):
+                rank[downstream] = rank[upstream] + 1
+                changed = True
+        if not changed:
+            break
+    columns: dict = {}
+    for name in sorted(nodes):
+        columns.setdefault(rank[name], []).append(name)
+    placed, x = {}, 0.0
+    for column in sorted(columns):
+        width = max(nodes[name][0] for name in columns[column])
+        y = 0.0
+        for order, name in enumerate(columns[column]):
+            placed[name] = {"name": name, "x": x, "y": y, "width": nodes[name][0],
+                            "height": nodes[name][1], "rank": column, "order": order}
+            y += nodes[name][1] + LAYOUT_NODE_GAP_PX
+        x += width + LAYOUT_RANK_GAP_PX
+    routed = [_route_straight(placed[up], placed[down]) | {"from": up, "to": down}
+              for up, down in edge_list if rank[down] > rank[up]]
+    return {
+        "nodes": [placed[name] for name in sorted(placed)],
+        "edges": routed,
+        "width": max([0.0] + [n["x"] + n["width"] for n in placed.values()]),
+        "height": max([0.0] + [n["y"] + n["height"] for n in placed.values()]),
+        "reversed_edges": [[up, down] for up, down in edge_list if rank[down] <= rank[up]],
+        "crossings": 0,
+    }
+
+
+def _route_straight(source: dict, target: dict) -> dict:
+    x1, y1 = source["x"] + source["width"], source["y"] + source["height"] / 2
+    x2, y2 = target["x"], target["y"] + target["height"] / 2
+    middle = (x1 + x2) / 2
+    path = f"M {x1:.1f} {y1:.1f} C {middle:.1f} {y1:.1f} {middle:.1f} {y2:.1f} {x2:.1f} {y2:.1f}"
+    return {"path": path, "reversed": False}
+
+
+# ------------------------------------------------------------------------------------
+# API views
+# ------------------------------------------------------------------------------------
+
+STREAMING_STATS_KEYS = (
+    "snapshot_at", "rows_consumed_total", "rows_written_total", "batches_total",
+    "errors_total", "stats_1m", "stats_5m",
+)
+DOCUMENT_TIME_BUCKET_S = 5
+
+
+def api_time(text: Optional[str]) -> Optional[str]:
+    """A stored timestamp as the API emits it; text that does not parse is
+    passed through unchanged so nothing is hidden from the operator."""
+    if text is None:
+        return None
+    moment = parse_timestamp(text)
+    return text if moment is None else format_api_time(moment)
+
+
+def run_summary(record: RunRecord) -> dict:
+    return {
+        "run_id": record.run_id,
+        "pipeline": record.pipeline,
+        "status": record.status,
+        "started_at": api_time(record.started_at),
+        "finished_at": api_time(record.finished_at),
+        "duration_ms": record.duration_ms,
+        "attempt": record.attempt,
+        "failed_step": record.failed_step,
+        "kind": record.kind,
+    }
+
+
+def run_actions(record: RunRecord) -> dict:
+    """Which actions the run detail page offers for a run, by its status."""
+    failed = record.status == "failed"
+    streaming = record.kind == "streaming"
+    offers_step = failed and not streaming and bool(record.failed_step)
+    return {
+        "pause": record.status == "running",
+        "resume": record.status == "paused",
+        "restart_from_step": [record.failed_step] if offers_step else [],
+        "rerun_full": record.status in TERMINAL_STATUSES,
+        "resume_from_watermark": failed and streaming,
+    }
+
+
+def attempt_entry(record: RunRecord) -> dict:
+    return {
+        "attempt": record.attempt,
+        "started_at": api_time(record.started_at),
+        "finished_at": api_time(record.finished_at),
+        "status": record.status,
+        "failed_step": record.failed_step,
+        "error_summary": record.error_summary,
+        "error_stack": None,
+        "run_id": record.run_id,
+    }
+
+
+def median_ms(values: Sequence[int]) -> Optional[int]:
+    """Integer median; for an even count the floor of the two middle values'
+    mean, as ematix-flow computes it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) // 2
+
+
+def streaming_stats(record: RunRecord, extras: Mapping[str, Any]) -> Optional[dict]:
+    if record.kind != "streaming":
+        return None
+    if not any(key in extras for key in ("snapshot_at", "stats_1m", "stats_5m",
+                                          "rows_consumed_total")):
+        return None
+    return {key: extras.get(key) for key in STREAMING_STATS_KEYS}
+
+
+def synthetic_runs(store: RunLogStore, now: dt.datetime) -> list:
+    """Run rows made up from `run_log`, `attempt_state` and `pipeline_claims`
+    for a RunLog without `run_records`: each pipeline's last completion, with
+    its retry count, plus a running row for each unexpired claim."""
+    attempts = store.attempt_states()
+    records = []
+    for name, last_run_at, success in store.run_log_rows():
+        retry = attempts.get(name, {})
+        extras = {"source": "run_log", "note": "run_log keeps only the completion time"}
+        if retry:
+            extras["retry_state"] = retry
+        records.append(RunRecord(
+            run_id=f"run_log:{name}", pipeline=name,
+            status="succeeded" if success else "failed",
+            started_at=last_run_at, finished_at=last_run_at,
+            attempt=1 if success else retry.get("attempt_count", 1),
+            extras_json=json.dumps(extras), synthetic=True,
+        ))
+    for name, claim in store.claims().items():
+        expires = parse_timestamp(claim["expires_at"])
+        if expires is not None and expires > now:
+            records.append(RunRecord(
+                run_id=f"claim:{name}", pipeline=name, status="running",
+                started_at=claim["claimed_at"],
+                extras_json=json.dumps({"source": "pipeline_claims", **claim}),
+                synthetic=True,
+            ))
+    return records
+
+
+class RunLogApi:
+    """Builds the JSON documents of the read API from the store and catalog."""
+
+    def __init__(self, store: RunLogStore, catalog: Catalog, config: Config):
+        self.store = store
+        self.catalog = catalog
+        self.config = config
+        self.forecaster = Forecaster()
+        self._warned_no_history = False
+
+    # -- runs -------------------------------------------------------------------------
+
+    def runs(self, pipeline: Optional[str], status: Optional[str], limit: int,
+             offset: int, sort: str, descending: bool) -> dict:
+        if self._has_history():
+            records, total = self.store.list_runs(
+                pipeline, status, limit, offset, sort, descending)
+        else:
+            records, total = self._synthetic_page(
+                pipeline, status, limit, offset, sort, descending)
+        following = offset + limit
+        return {
+            "runs": [run_summary(record) for record in records],
+            "total": total,
+            "next_offset": following if following < total else None,
+        }
+
+    def _synthetic_page(self, pipeline, status, limit, offset, sort, descending) -> tuple:
+        records = [
+            record for record in synthetic_runs(self.store, self.config.clock())
+            if (pipeline is None or record.pipeline == pipeline)
+            and (status is None or record.status == status)
+        ]
+        records.sort(key=lambda r: (r.started_at or "", r.run_id), reverse=True)
+        if sort != "started" or not descending:
+            records.sort(key=_synthetic_sort_key(sort), reverse=descending)
+        return records[offset:offset + limit], len(records)
+
+    def run(self, run_id: str) -> dict:
+        record = self._find_run(run_id)
+        extras = record.extras()
+        steps = extras.get("steps")
+        document = run_summary(record)
+        document.update({
+            "failed_watermark": record.failed_watermark,
+            "error_summary": record.error_summary,
+            "extras": extras,
+            "attempts": self._attempts(record),
+            "steps": steps if isinstance(steps, list) else [],
+            "actions": run_actions(record),
+        })
+        if self.config.read_only or record.synthetic:
+            document["actions"] = dict.fromkeys(document["actions"], False)
+            document["actions"]["restart_from_step"] = []
+        return document
+
+    def _find_run(self, run_id: str) -> RunRecord:
+        if self._has_history():
+            record = self.store.get_run(run_id)
+        else:
+            found = [r for r in synthetic_runs(self.store, self.config.clock())
+                     if r.run_id == run_id]
+            record = found[0] if found else None
+        if record is None:
+            raise NotFound(f"run {run_id} not found")
+        return record
+
+    def _attempts(self, record: RunRecord) -> list:
+        """The retry chain that ends in this run: the pipeline's earlier runs
+        whose attempt numbers count down to 1, each of which failed."""
+        chain = [record]
+        if record.attempt > 1 and record.started_at and not record.synthetic:
+            earlier = self.store.query(
+                f"SELECT {', '.join(RUN_COLUMNS)} FROM run_records WHERE pipeline = ?"
+                " AND started_at < ? ORDER BY started_at DESC LIMIT ?",
+                (record.pipeline, record.started_at, min(record.attempt - 1, 50)),
+            )
+            for row in earlier:
+                previous = _record_from_row(RUN_COLUMNS, row)
+                if previous.attempt != chain[-1].attempt - 1 or previous.status != "failed":
+                    break
+                chain.append(previous)
+        return [attempt_entry(item) for item in reversed(chain)]
+
+    def _has_history(self) -> bool:
+        present = self.store.has_history()
+        if not present and not self._warned_no_history:
+            self._warned_no_history = True
+            log.warning(
+                "RunLog %s has no run_records table (older ematix-flow or a"
+                " server RunLog); showing each job's last run, retry state and"
+                " claims from run_log, attempt_state and pipeline_claims",
+                self.store.connector.describe(),
+            )
+        return present
+
+    # -- pipelines ----------------------------------------------------------------
+
+    def pipelines(self) -> dict:
+        now = self.config.clock()
+        fingerprint = self.store.fingerprint()
+        history = self.store.cached(("job-history", fingerprint), self._job_history)
+        since = (now - dt.timedelta(days=FAILURE_WINDOW_DAYS)).replace(second=0, microsecond=0)
+        counts = self.store.cached(
+            ("failure-counts", fingerprint, since),
+            lambda: self._window_counts(history["names"], since),
+        )
+        names = sorted_by_newest_run(history["names"], history["latest"])
+        return {"pipelines": [self._pipeline_entry(name, history, counts, now)
+                              for name in names]}
+
+    def _job_history(self) -> dict:
+        """Everything /api/pipelines reads from the database, per pipeline."""
+        if self._has_history():
+            names = self.store.pipeline_names()
+            recent = self.store.newest_runs(names, RECENT_RUNS_PER_JOB)
+            latest = self.store.newest_runs(names, 1, columns=RUN_COLUMNS)
+            durations = self.store.recent_durations(names, MEDIAN_WINDOW_RUNS)
+        else:
+            records = synthetic_runs(self.store, self.config.clock())
+            names = sorted({record.pipeline for record in records})
+            recent = {n: [r for r in records if r.pipeline == n] for n in names}
+            latest, durations = recent, {name: [] for name in names}
+        catalog_names = [job.name for job in self.catalog.jobs if job.name not in recent]
+        return {
+            "names": sorted(set(names) | set(catalog_names)),
+            "recent": recent,
+            "latest": {name: runs[0] for name, runs in latest.items() if runs},
+            "durations": durations,
+            "retry": self.store.attempt_states(),
+            "claims": self.store.claims(),
+        }
+
+    def _window_counts(self, names: Sequence[str], since: dt.datetime) -> dict:
+        if not self._has_history():
+            return {}
+        return self.store.status_counts_since(names, since)
+
+    def _pipeline_entry(self, name: str, history: dict, counts: dict,
+                        now: dt.datetime) -> dict:
+        job = self.catalog.job(name)
+        latest = history["latest"].get(name)
+        recent = history["recent"].get(name, [])
+        extras = latest.extras() if latest is not None else {}
+        kind = _pipeline_kind(job, recent, latest)
+        total, failed = counts.get(name, (0, 0))
+        newest_start = next((r.started for r in recent if r.status != "requested"), None)
+        late = late_since(job, newest_start, now, self.config.late_grace_s) if job else None
+        return {
+            "name": name,
+            "kind": kind,
+            "latest_run": run_summary(latest) if latest is not None else None,
+            "failure_rate_7d": failed / total if total else 0.0,
+            "median_duration_ms": median_ms(history["durations"].get(name, [])),
+            "recent_runs": [run_summary(r) for r in reversed(recent)],
+            "next_run_at": self._next_run_at(job, kind, extras, now),
+            "timezone": None if kind == "streaming" else (
+                _text_or_none(extras.get("timezone")) or (job.timezone if job else None)),
+            "streaming_stats": streaming_stats(latest, extras) if latest else None,
+            "schedule": job.schedule if job else None,
+            "workflow": self.catalog.workflow_of(name),
+            "in_catalog": job is not None,
+            "is_workflow": self.catalog.workflow(name) is not None,
+            "runs_7d": total,
+            "late": late is not None,
+            "late_since": format_api_time(late),
+            "retry_state": history["retry"].get(name),
+            "claim": history["claims"].get(name),
+        }
+
+    def _next_run_at(self, job: Optional[Job], kind: str, extras: Mapping[str, Any],
+                     now: dt.datetime) -> Optional[str]:
+        if kind == "streaming":
+            return None
+        stored = parse_timestamp(extras.get("next_run_at"))
+        if stored is not None and stored > now:
+            return format_forecast_time(stored)
+        if job is None or not job.schedule:
+            return None
+        return format_forecast_time(self.forecaster.next_run(job.schedule, job.timezone, now))
+
+    # -- workflows and the DAG -----------------------------------------------------
+
+    def workflows(self) -> dict:
+        now = self.config.clock()
+        fingerprint = self.store.fingerprint()
+        names = self._history_names(fingerprint)
+        views = workflow_views(self.catalog, names)
+        wanted = TriggerEvaluator.names_needed(self.catalog, views)
+        histories = self.store.cached(
+            ("name-histories", fingerprint, tuple(wanted)),
+            lambda: read_name_histories(self.store, wanted),
+        )
+        evaluator = TriggerEvaluator(self.catalog, histories, now, self.forecaster)
+        return {"workflows": [self._workflow_entry(view, evaluator) for view in views]}
+
+    def _history_names(self, fingerprint: Any) -> list:
+        if not self.catalog.is_empty():
+            return []
+        return self.store.cached(("history-names", fingerprint), self._all_names)
+
+    def _all_names(self) -> list:
+        if self._has_history():
+            return self.store.pipeline_names()
+        return sorted({r.pipeline for r in synthetic_runs(self.store, self.config.clock())})
+
+    def _workflow_entry(self, view: WorkflowView, evaluator: TriggerEvaluator) -> dict:
+        return {
+            "name": view.name,
+            "kind": view.kind,
+            "jobs": list(view.jobs),
+            "edges": [{"from": up, "to": down} for up, down in view.edges],
+            "triggered_by": view.triggered_by.leaves() if view.triggered_by else [],
+            "schedule": view.schedule,
+            "timezone": view.timezone,
+            "on_message": view.on_message,
+            "triggers": evaluator.triggers(view),
+        }
+
+    def dag(self) -> dict:
+        """Every job and streaming pipeline with its `depends_on` edges; from the
+        run history alone when there is no catalog."""
+        if self.catalog.is_empty():
+            names = self._history_names(self.store.fingerprint())
+            nodes = [{"name": n, "schedule": None, "timezone": None, "kind": "batch",
+                      "workflow": None} for n in names]
+            return {"nodes": nodes, "edges": []}
+        nodes = [
+            {"name": job.name, "schedule": job.schedule, "timezone": job.timezone,
+             "kind": job.kind, "workflow": self.catalog.workflow_of(job.name)}
+            for job in sorted(self.catalog.jobs, key=_name)
+        ]
+        edges = [{"from": up, "to": down} for up, down in self.catalog.edges()]
+        return {"nodes": nodes, "edges": edges}
+
+    def me(self, authenticated: bool) -> dict:
+        token_set = self.config.token is not None
+        signed_in = token_set and authenticated
+        return {
+            "authenticated": signed_in,
+            "identity": "operator" if signed_in else None,
+            "role": "admin" if signed_in else None,
+            "permissions": ["read", "write"] if signed_in else [],
+            "rbac_enabled": False,
+            "token_required": token_set,
+            "read_only": self.config.read_only,
+            "version": __version__,
+            "run_log": self.store.connector.describe(),
+            "catalog": list(self.catalog.sources),
+            "now": format_api_time(self.config.clock()),
+        }
+
+
+def _text_or_none(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value else None
+
+
+def _pipeline_kind(job: Optional[Job], recent: Sequence[RunRecord],
+                   latest: Optional[RunRecord]) -> str:
+    # A run-now request is always written as batch and a DLQ replay as replay,
+    # so neither says what the pipeline is; the catalog or an ordinary run does.
+    if job is not None:
+        return job.kind
+    ordinary = next((r.kind for r in recent if r.status != "requested"
+                     and r.kind != "replay"), None)
+    return ordinary or (latest.kind if latest else "batch")
+
+
+def sorted_by_newest_run(names: Sequence[str], latest: Mapping[str, RunRecord]) -> list:
+    """Pipelines by their newest run, newest first, ties in database order as
+    /api/runs lists them; pipelines that never ran come last, by name."""
+    ordered = sorted(names)
+    ordered.sort(key=lambda name: _tiebreak_key(latest.get(name)))
+    ordered.sort(key=lambda name: (name in latest, _started_text(latest.get(name))),
+                 reverse=True)
+    return ordered
+
+
+def _started_text(record: Optional[RunRecord]) -> str:
+    return "" if record is None else record.started_at or ""
+
+
+def _tiebreak_key(record: Optional[RunRecord]) -> tuple:
+    if record is None or record.tiebreak is None:
+        return (0, "")
+    return (1, record.tiebreak) if isinstance(record.tiebreak, str) else (1, f"{record.tiebreak:020d}")
+
+
+def _synthetic_sort_key(sort: str) -> Callable[[RunRecord], Any]:
+    if sort == "duration":
+        return lambda record: record.duration_ms or -1
+    if sort == "started":
+        return lambda record: record.started_at or ""
+    return lambda record: getattr(record, RUN_SORT_COLUMNS[sort])
+
+
+# ------------------------------------------------------------------------------------
+# HTTP application
+# ------------------------------------------------------------------------------------
+
+# Routes of ematix-flow's `flow web` that flow-web does not serve, because
+# they need ematix-flow's own runtime or its analytics database.
+NOT_SERVED_PREFIXES = (
+    "/api/datasources", "/api/saved-queries", "/api/charts", "/api/dashboards",
+    "/api/alerts", "/api/quality", "/api/freshness", "/api/query", "/api/cache",
+    "/api/streams", "/api/docs",
+)
+RUN_SORTS = tuple(RUN_SORT_COLUMNS)
+
+
+class AuthGate:
+    """ASGI middleware: with a token configured, every /api/ route except
+    /api/health needs `Authorization: Bearer <token>`, compared in constant
+    time."""
+
+    def __init__(self, app: Any, token: Optional[str]):
+        self.app = app
+        self.token = None if token is None else token.strip().encode("utf-8")
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self._needs_token(scope["path"]):
+            problem = self._check(Headers(scope=scope).get("authorization"))
+            if problem is not None:
+                response = JSONResponse(
+                    {"detail": problem}, status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _needs_token(self, path: str) -> bool:
+        return self.token is not None and path.startswith("/api/") and path != "/api/health"
+
+    def _check(self, header: Optional[str]) -> Optional[str]:
+        scheme, _, value = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return "missing Authorization: Bearer <token> header"
+        offered = value.strip().encode("utf-8", "replace")
+        if not hmac.compare_digest(offered, self.token):
+            return "invalid bearer token"
+        return None
+
+
+def request_has_token(request: Request, token: Optional[str]) -> bool:
+    """Whether the request carries the configured token (the gate has already
+    rejected wrong ones on /api routes)."""
+    if token is None:
+        return False
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    offered = value.strip().encode("utf-8", "replace")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        offered, token.strip().encode("utf-8"))
+
+
+def json_response(request: Request, document: Any, status: int = 200) -> Response:
+    """A compact JSON response with an ETag, answering 304 when the client
+    already has this exact document."""
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode("utf-8")
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if status == 200 and request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+def error_response(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status,
+                        headers={"Cache-Control": "no-store"})
+
+
+def api_endpoint(handler: Callable[[Request], Any]) -> Callable[[Request], Response]:
+    """Wrap a handler that returns a JSON document; FlowWebError becomes its
+    status and message, anything else a logged 500."""
+
+    @functools.wraps(handler)
+    def endpoint(request: Request) -> Response:
+        try:
+            return json_response(request, handler(request))
+        except FlowWebError as error:
+            if error.status >= 500:
+                log.warning("%s %s: %s", request.method, request.url.path, error)
+            return error_response(error.status, str(error))
+        except Exception:
+            log.exception("%s %s failed", request.method, request.url.path)
+            return error_response(500, "internal error in flow-web; see its log")
+
+    return endpoint
+
+
+def query_int(request: Request, name: str, default: int, minimum: int) -> int:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"{name}={text!r} is not a whole number; use e.g. {name}={default}")
+    if value < minimum:
+        raise BadRequest(f"{name}={value} is below the minimum {minimum}")
+    return value
+
+
+def query_choice(request: Request, name: str, choices: Sequence[str],
+                 default: Optional[str]) -> Optional[str]:
+    value = request.query_params.get(name) or default
+    if value is not None and value not in choices:
+        raise BadRequest(f"{name}={value!r} is not one of: {', '.join(choices)}")
+    return value
+
+
+def runs_query(request: Request) -> dict:
+    """Validated parameters of GET /api/runs."""
+    limit = query_int(request, "limit", RUNS_DEFAULT_LIMIT, minimum=0)
+    return {
+        "pipeline": request.query_params.get("pipeline") or None,
+        "status": query_choice(request, "status", RUN_STATUSES, None),
+        # ematix-flow reads limit=0 as 1; very large pages are cut to the maximum.
+        "limit": min(max(limit, 1), RUNS_MAX_LIMIT),
+        "offset": query_int(request, "offset", 0, minimum=0),
+        "sort": query_choice(request, "sort", RUN_SORTS, "started"),
+        "descending": query_choice(request, "order", ("asc", "desc"), "desc") == "desc",
+    }
+
+
+def load_ui_html() -> str:
+    """The page, read once from ui.html next to this module (inside the pyz
+    too); a short placeholder when it is missing."""
+    path = Path(__file__).with_name("ui.html")
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        log.warning("ui.html not found next to %s; serving a placeholder page", __file__)
+        return ("<!doctype html><title>flow-web</title><p>The page is missing from"
+                " this build; the API is at <a href=/api/runs>/api/runs</a>.")
+
+
+def content_security_policy(page: str) -> str:
+    """A policy that lets the page run only its own inline script and style
+    and talk only to this server."""
+    scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+        for s in scripts
+    )
+    return (
+        f"default-src 'none'; script-src {hashes or chr(39) + 'none' + chr(39)};"
+        " style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self';"
+        " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+def build_routes(api: RunLogApi, config: Config) -> list:
+    page = load_ui_html()
+    page_headers = {
+        "Content-Security-Policy": content_security_policy(page),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-cache",
+    }
+
+    def index(request: Request) -> Response:
+        return Response(page, media_type="text/html; charset=utf-8", headers=page_headers)
+
+    @api_endpoint
+    def health(request: Request) -> dict:
+        return {"status": "ok", "version": __version__}
+
+    @api_endpoint
+    def me(request: Request) -> dict:
+        return api.me(request_has_token(request, config.token))
+
+    @api_endpoint
+    def runs(request: Request) -> dict:
+        return api.runs(**runs_query(request))
+
+    @api_endpoint
+    def run(request: Request) -> dict:
+        return api.run(request.path_params["run_id"])
+
+    @api_endpoint
+    def pipelines(request: Request) -> dict:
+        return api.pipelines()
+
+    @api_endpoint
+    def workflows(request: Request) -> dict:
+        return api.workflows()
+
+    @api_endpoint
+    def dag(request: Request) -> dict:
+        return api.dag()
+
+    return [
+        Route("/", index),
+        Route("/api/health", health),
+        Route("/api/me", me),
+        Route("/api/runs", runs),
+        Route("/api/runs/{run_id:path}", run),
+        Route("/api/pipelines", pipelines),
+        Route("/api/workflows", workflows),
+        Route("/api/dag", dag),
+    ]
+
+
+async def not_found(request: Request, error: Exception) -> Response:
+    path = request.url.path
+    if path.startswith(NOT_SERVED_PREFIXES):
+        return error_response(
+            404,
+            f"{path} is part of ematix-flow's own `flow web` (SQL Lab, charts,"
+            " dashboards, quality, freshness, stream DLQ) and is not served by"
+            " flow-web",
+        )
+    return error_response(404, "Not Found")
+
+
+async def method_not_allowed(request: Request, error: Exception) -> Response:
+    return error_response(405, f"method {request.method} is not allowed on {request.url.path}")
+
+
+def build_app(config: Config, store: RunLogStore, catalog: Catalog) -> Any:
+    """The ASGI application: routes behind the auth gate."""
+    api = RunLogApi(store, catalog, config)
+    app = Starlette(
+        routes=build_routes(api, config),
+        exception_handlers={404: not_found, 405: method_not_allowed},
+    )
+    app.state.api = api
+    return AuthGate(app, config.token)
+
+
+# ------------------------------------------------------------------------------------
+# Demo RunLog
+# ------------------------------------------------------------------------------------
+
+# The tables as ematix-flow 1.0.0 creates them in SQLite; the demo writes a
+# fresh file with them so that the real scheduler could take it over.
+SQLITE_RUNLOG_DDL = (
+    "CREATE TABLE run_log (pipeline_name TEXT PRIMARY KEY, last_run_at TEXT NOT NULL,"
+    " success INTEGER NOT NULL)",
+    "CREATE TABLE attempt_state (pipeline_name TEXT PRIMARY KEY,"
+    " attempt_count INTEGER NOT NULL, last_attempt_at TEXT NOT NULL,"
+    " gave_up INTEGER NOT NULL)",
+    "CREATE TABLE pipeline_claims (pipeline_name TEXT PRIMARY KEY,"
+    " claim_token TEXT NOT NULL, worker_id TEXT NOT NULL, claimed_at TEXT NOT NULL,"
+    " expires_at TEXT NOT NULL)",
+    "CREATE TABLE run_records (run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL,"
+    " status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,"
+    " attempt INTEGER NOT NULL, failed_step TEXT, failed_watermark TEXT,"
+    " error_summary TEXT, kind TEXT NOT NULL, extras_json TEXT NOT NULL)",
+    "CREATE INDEX idx_run_records_started_at ON run_records(started_at DESC)",
+    "CREATE INDEX idx_run_records_pipeline ON run_records(pipeline, started_at DESC)",
+    "CREATE INDEX idx_run_records_status ON run_records(status, started_at DESC)",
+)
+
+DEMO_DAYS = 14
+DEMO_STEPS = (
+    ("discover_inputs", ()),
+    ("fetch_source", ("discover_inputs",)),
+    ("transform_partition_0", ("fetch_source",)),
+    ("transform_partition_1", ("fetch_source",)),
+    ("merge_partitions", ("transform_partition_0", "transform_partition_1")),
+    ("write_destination", ("merge_partitions",)),
+)
+DEMO_ERROR = (
+    "ConnectionResetError: [Errno 104] Connection reset by peer during shuffle read"
+    " of partition 1"
+)
+
+
+def demo_catalog() -> Catalog:
+    """The demo project: a nightly warehouse diamond, a data-quality workflow
+    with an ALL/ANY trigger, a */15 job, a Berlin job and a streaming job."""
+    nightly, new_york = "10 2 * * *", "America/New_York"
+    jobs = (
+        Job("ingest_orders", schedule=nightly, timezone=new_york),
+        Job("load_dim_customer", schedule=nightly, timezone=new_york),
+        Job("build_sales_mart", schedule=nightly, timezone=new_york,
+            depends_on=("ingest_orders", "load_dim_customer")),
+        Job("publish_metrics", schedule=nightly, timezone=new_york,
+            depends_on=("build_sales_mart",)),
+        Job("feature_views_ready", schedule="5 6 * * *", timezone="UTC"),
+        Job("backfill_complete"),
+        Job("dq_check_orders"),
+        Job("dq_publish_report", depends_on=("dq_check_orders",)),
+        Job("feature_store_sync", schedule="*/15 * * * *", timezone="UTC",
+            retry={"max_attempts": 3, "backoff": "fixed", "base_secs": 60}),
+        Job("eu_gdpr_export", schedule="35 6 * * 1-5", timezone="Europe/Berlin"),
+        Job("adhoc_vacuum"),
+        Job("live_orders", kind="streaming"),
+    )
+    gate = TriggerOp("all", ("ingest_orders", TriggerOp(
+        "any", ("feature_views_ready", "backfill_complete"))))
+    workflows = (
+        Workflow("warehouse_etl", ("ingest_orders", "load_dim_customer",
+                 "build_sales_mart", "publish_metrics"), schedule=nightly,
+                 timezone=new_york),
+        Workflow("data_quality_gate", ("dq_check_orders", "dq_publish_report"),
+                 triggered_by=gate),
+        Workflow("realtime_orders", ("live_orders",)),
+    )
+    return Catalog(jobs, workflows, ("demo",))
+
+
+class DemoWriter:
+    """Collects the demo's rows, then writes them in one transaction."""
+
+    def __init__(self, now: dt.datetime, seed: int = 7):
+        import random
+
+        self.now = now.replace(microsecond=0)
+        self.random = random.Random(seed)
+        self.runs: list = []
+        self.last_run: dict = {}
+
+    def add(self, pipeline: str, started: dt.datetime, seconds: float,
+            status: str = "succeeded", **fields: Any) -> RunRecord:
+        finished = started + dt.timedelta(seconds=round(seconds))
+        is_open = status in OPEN_STATUSES
+        extras = fields.pop("extras", {})
+        attempt = fields.pop("attempt", 1)
+        run_id = fields.pop("run_id", f"{pipeline}-{started:%Y%m%dT%H%M%S}-{attempt}")
+        record = RunRecord(
+            run_id=run_id, pipeline=pipeline, status=status,
+            started_at=format_db_time(started),
+            finished_at=None if is_open else format_db_time(finished),
+            attempt=attempt, extras_json=json.dumps(extras, default=str), **fields,
+        )
+        self.runs.append(record)
+        if not is_open and pipeline not in ("warehouse_etl", "data_quality_gate"):
+            self.last_run[pipeline] = (finished, status == "succeeded")
+        return record
+
+    def minutes(self, low: float, high: float) -> float:
+        return self.random.uniform(low, high) * 60
+
+
+def _demo_ticks(expression: str, zone: Optional[str], start: dt.datetime,
+                end: dt.datetime) -> list:
+    ticks, tick = [], next_tick(expression, zone, start)
+    while tick is not None and tick <= end:
+        ticks.append(tick)
+        tick = next_tick(expression, zone, tick)
+    return ticks
+
+
+def _demo_nightly(writer: DemoWriter, tick: dt.datetime, last: bool) -> None:
+    ingest = writer.add("ingest_orders", tick, writer.minutes(3.5, 5.5),
+                        extras={"workflow": "warehouse_etl"})
+    customers = writer.add("load_dim_customer", tick, writer.minutes(0.7, 1.1),
+                           extras={"workflow": "warehouse_etl"})
+    mart_start = max(ingest.finished, customers.finished) + dt.timedelta(seconds=2)
+    steps = "failed" if last else "succeeded"
+    mart = writer.add(
+        "build_sales_mart", mart_start, writer.minutes(2.5, 3.5), status=steps,
+        failed_step="transform_partition_1" if last else None,
+        error_summary=f"transform_partition_1: {DEMO_ERROR}" if last else None,
+        extras={"workflow": "warehouse_etl", "timezone": "America/New_York",
+                "steps": _demo_steps(writer, mart_start, fail=last)},
+    )
+    members = [ingest, customers, mart]
+    if not last:
+        members.append(writer.add("publish_metrics", mart.finished, writer.minutes(0.1, 0.3),
+                                  extras={"workflow": "warehouse_etl"}))
+    writer.add("warehouse_etl", tick,
+               (members[-1].finished - tick).total_seconds(), status=steps,
+               failed_step="build_sales_mart" if last else None,
+               extras={"steps": [{"name": r.pipeline, "status": r.status,
+                                  "run_id": r.run_id, "duration_ms": r.duration_ms}
+                                 for r in members]})
+    if last:
+        writer.add("build_sales_mart", writer.now - dt.timedelta(minutes=2), 0,
+                   status="requested", run_id="req-" + uuid.UUID(
+                       int=writer.random.getrandbits(128)).hex,
+                   extras={"restart_from_step": "transform_partition_1",
+                           "prior_run_id": mart.run_id})
+
+
+def _demo_steps(writer: DemoWriter, start: dt.datetime, fail: bool) -> list:
+    steps, clock = [], start
+    for name, depends_on in DEMO_STEPS:
+        failed_here = fail and name == "transform_partition_1"
+        pending = fail and name in ("merge_partitions", "write_destination")
+        millis = None if pending else int(writer.minutes(0.05, 0.9) * 1000)
+        steps.append({
+            "name": name, "depends_on": list(depends_on),
+            "status": "pending" if pending else ("failed" if failed_here else "succeeded"),
+            "started_at": None if pending else format_db_time(clock),
+            "duration_ms": millis,
+            **({"error": DEMO_ERROR} if failed_here else {}),
+        })
+        clock += dt.timedelta(milliseconds=millis or 0)
+    return steps
+
+
+def _demo_history(writer: DemoWriter, catalog: Catalog) -> None:
+    start = writer.now - dt.timedelta(days=DEMO_DAYS)
+    nightly = _demo_ticks("10 2 * * *", "America/New_York", start, writer.now)
+    for index, tick in enumerate(nightly):
+        _demo_nightly(writer, tick, last=index == len(nightly) - 1)
+    views = _demo_ticks("5 6 * * *", "UTC", start, writer.now)
+    for index, tick in enumerate(views):
+        failed = index == len(views) - 1
+        writer.add("feature_views_ready", tick, writer.minutes(0.05, 0.1),
+                   status="failed" if failed else "succeeded",
+                   error_summary="upstream feature table is empty" if failed else None)
+    for tick in nightly[:-1]:
+        ingest_done = tick + dt.timedelta(minutes=6)
+        check = writer.add("dq_check_orders", ingest_done, writer.minutes(0.2, 0.4))
+        writer.add("dq_publish_report", check.finished, writer.minutes(0.03, 0.08))
+        writer.add("data_quality_gate", ingest_done, writer.minutes(0.3, 0.5))
+    for days_ago in (12, 9):
+        writer.add("backfill_complete", writer.now - dt.timedelta(days=days_ago), 12)
+    _demo_sync(writer, start)
+    _demo_misc(writer)
+    _demo_stream(writer)
+
+
+def _demo_sync(writer: DemoWriter, start: dt.datetime) -> None:
+    ticks = _demo_ticks("*/15 * * * *", "UTC", writer.now - dt.timedelta(days=2), writer.now)
+    for index, tick in enumerate(ticks):
+        if index == len(ticks) - 1:
+            writer.add("feature_store_sync", tick, 0, status="running")
+        elif index == len(ticks) - 20:
+            writer.add("feature_store_sync", tick, 45, status="failed",
+                       error_summary="TimeoutError: feature store did not answer in 30 s")
+        elif index == len(ticks) - 19:
+            writer.add("feature_store_sync", tick, writer.minutes(0.5, 0.8), attempt=2)
+        else:
+            writer.add("feature_store_sync", tick, writer.minutes(0.5, 0.8))
+
+
+def _demo_misc(writer: DemoWriter) -> None:
+    berlin = _demo_ticks("35 6 * * 1-5", "Europe/Berlin",
+                         writer.now - dt.timedelta(days=DEMO_DAYS), writer.now)
+    for index, tick in enumerate(berlin):
+        last = index == len(berlin) - 1
+        writer.add("eu_gdpr_export", tick, writer.minutes(2.5, 3.5),
+                   status="paused" if last else "succeeded",
+                   extras={"timezone": "Europe/Berlin",
+                           **({"pause_requested": True,
+                               "paused_at": format_api_time(tick + dt.timedelta(minutes=1))}
+                              if last else {})})
+    writer.add("adhoc_vacuum", writer.now - dt.timedelta(days=6, hours=3), 90)
+    writer.add("load_dim_customer", writer.now - dt.timedelta(days=5, hours=1), 20,
+               status="cancelled", extras={"cancelled_by": "operator"})
+
+
+def _demo_stream(writer: DemoWriter) -> None:
+    started = writer.now - dt.timedelta(hours=3)
+    writer.add("live_orders", started, 40, status="failed", kind="streaming",
+               run_id=f"live_orders-stream-{started:%Y%m%dT%H%M%SZ}-0badc0de",
+               error_summary="target table main.live_orders does not exist",
+               extras={"error": "target table main.live_orders does not exist"})
+    started += dt.timedelta(minutes=5)
+    writer.add("live_orders", started, 3600, kind="streaming",
+               run_id=f"live_orders-stream-{started:%Y%m%dT%H%M%SZ}-5eed5eed",
+               extras=_demo_stream_stats(writer.now - dt.timedelta(hours=1), 280.0, 1.0))
+    started = writer.now - dt.timedelta(minutes=40)
+    writer.add("live_orders", started, 0, status="running", kind="streaming",
+               run_id=f"live_orders-stream-{started:%Y%m%dT%H%M%SZ}-a11ce5ed",
+               extras=_demo_stream_stats(writer.now - dt.timedelta(seconds=20), 284.9, 1.0))
+
+
+def _demo_stream_stats(snapshot: dt.datetime, rate: float, batches: float) -> dict:
+    window = {"rows_consumed_per_sec": rate, "rows_written_per_sec": rate,
+              "batches_per_sec": batches, "errors_per_sec": 0.0,
+              "avg_batch_cycle_ms": round(1000 / batches, 2), "span_seconds": 30.0}
+    return {"snapshot_at": snapshot.isoformat(), "rows_consumed_total": int(rate * 2400),
+            "rows_written_total": int(rate * 2400), "batches_total": int(batches * 2400),
+            "errors_total": 0, "stats_1m": window,
+            "stats_5m": dict(window, rows_consumed_per_sec=round(rate * 0.99, 2),
+                             span_seconds=60.0)}
+
+
+def write_demo_runlog(path: str, now: dt.datetime) -> Catalog:
+    """Create a new SQLite RunLog at `path` with two weeks of demo history
+    ending at `now`, and return the demo's catalog."""
+    catalog = demo_catalog()
+    writer = DemoWriter(now)
+    _demo_history(writer, catalog)
+    connection = sqlite3.connect(path)
+    for statement in SQLITE_RUNLOG_DDL:
+        connection.execute(statement)
+    connection.close()
+    store = RunLogStore(SQLiteConnector(path))
+    with store.transaction() as execute:
+        for record in writer.runs:
+            store.insert_run(execute, record)
+        _demo_runlog_tables(execute, writer)
+    store.close()
+    return catalog
+
+
+def _demo_runlog_tables(execute: Callable[..., Any], writer: DemoWriter) -> None:
+    for pipeline, (finished, success) in sorted(writer.last_run.items()):
+        execute("INSERT INTO run_log VALUES (?, ?, ?)",
+                (pipeline, format_db_time(finished), int(success)))
+    failures = sorted(p for p, (_, ok) in writer.last_run.items() if not ok)
+    for pipeline in failures:
+        execute("INSERT INTO attempt_state VALUES (?, 1, ?, 0)",
+                (pipeline, format_db_time(writer.last_run[pipeline][0])))
+    running = [r for r in writer.runs if r.status == "running" and r.kind == "batch"]
+    for record in running:
+        execute("INSERT INTO pipeline_claims VALUES (?, ?, ?, ?, ?)", (
+            record.pipeline, uuid.UUID(int=writer.random.getrandbits(128)).hex,
+            "scheduler-demo-1", record.started_at,
+            format_db_time(writer.now + dt.timedelta(minutes=5))))
+
+
+# ------------------------------------------------------------------------------------
+# Command line
+# ------------------------------------------------------------------------------------
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+SUBCOMMANDS = ("catalog",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flow-web.pyz",
+        description="Operator web UI over an ematix-flow RunLog. Subcommands:"
+        " `catalog` writes a catalog file (run `catalog --help`).",
+    )
+    add = parser.add_argument
+    add("--bind", "--host", dest="bind", default=DEFAULT_BIND, metavar="ADDRESS",
+        help="address to listen on (default %(default)s; other addresses need --token)")
+    add("--port", type=int, default=DEFAULT_PORT,
+        help="TCP port to listen on, 0 for any free port (default %(default)s)")
+    add("--log-level", choices=LOG_LEVELS, default="info", help="default %(default)s")
+    add("--access-log", action="store_true", help="log every HTTP request")
+    add("--token", help=f"bearer token required on /api/* (env {ENV_TOKEN})")
+    add("--run-log-url", metavar="URL",
+        help=f"RunLog location: sqlite:////path/run_log.db, postgresql://... or mysql://..."
+        f" (env {ENV_RUN_LOG_URL}, then {ENV_RUN_LOG_PATH}, then {DEFAULT_RUN_LOG_PATH})")
+    add("--module", action="append", default=[], metavar="MODULE",
+        help="pipeline module to import for schedules, workflows and the DAG;"
+        " repeatable; needs ematix-flow installed")
+    add("--catalog", dest="catalog_path", metavar="FILE",
+        help="catalog file written by the catalog subcommand (for hosts without"
+        " ematix-flow)")
+    add("--demo", action="store_true",
+        help="create a demo RunLog in a temporary folder and serve it")
+    add("--read-only", action="store_true",
+        help="never write to the RunLog: actions are off and their buttons hidden")
+    add("--late-after", dest="late_grace_s", type=int, default=LATE_GRACE_S,
+        metavar="SECONDS", help="mark a scheduled job late when its cron tick is"
+        " this many seconds old with no run started (default %(default)s)")
+    add("--now", metavar="ISO_TIME", help=argparse.SUPPRESS)
+    add("--version", action="version", version=f"flow-web {__version__}")
+    return parser
+
+
+def build_catalog_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flow-web.pyz catalog",
+        description="Import pipeline modules with ematix-flow and write their jobs,"
+        " workflows and triggers as a catalog file for --catalog.",
+    )
+    parser.add_argument("--module", action="append", required=True, metavar="MODULE",
+                        help="pipeline module to import; repeatable")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="file to write (default: standard output)")
+    return parser
+
+
+def resolve_run_log_url(flag: Optional[str], environ: Mapping[str, str]) -> str:
+    """The RunLog URL from the flag, the environment or the default path."""
+    for candidate in (flag, environ.get(ENV_RUN_LOG_URL), environ.get(ENV_RUN_LOG_PATH)):
+        if candidate:
+            return candidate
+    default = os.path.expanduser(DEFAULT_RUN_LOG_PATH)
+    if os.path.exists(default):
+        return default
+    raise ConfigError(
+        f"no RunLog given and {default} does not exist; pass --run-log-url"
+        f" sqlite:////path/to/run_log.db (or set {ENV_RUN_LOG_URL} or"
+        f" {ENV_RUN_LOG_PATH}), or run with --demo to try flow-web"
+    )
+
+
+def config_from_args(args: argparse.Namespace, environ: Mapping[str, str],
+                     run_log_url: str) -> Config:
+    now = None
+    if args.now:
+        now = parse_timestamp(args.now)
+        if now is None:
+            raise ConfigError(f"--now {args.now!r} is not an ISO 8601 time")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a TCP port (0-65535)")
+    token = args.token if args.token is not None else environ.get(ENV_TOKEN)
+    if token is not None and not token.strip():
+        raise ConfigError(f"the token from --token or {ENV_TOKEN} is empty; give a"
+                          " non-empty token or leave it unset")
+    return Config(
+        run_log_url=run_log_url, bind=args.bind, port=args.port,
+        log_level=args.log_level, token=token, modules=tuple(args.module),
+        catalog_path=args.catalog_path, read_only=args.read_only, now=now,
+        late_grace_s=args.late_grace_s, access_log=args.access_log,
+    )
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # uvicorn repeats our start-up line and its own version; keep its warnings.
+    quiet = logging.DEBUG if level == "debug" else logging.WARNING
+    logging.getLogger("uvicorn.error").setLevel(quiet)
+
+
+def open_run_log(config: Config) -> RunLogStore:
+    connector = parse_run_log_url(config.run_log_url)
+    connector.check_startup()
+    return RunLogStore(connector)
+
+
+def listen_socket(bind: str, port: int) -> Any:
+    """Bind the listening socket before serving, so an address in use is a
+    start-up error with a hint rather than a traceback."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            bind, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot listen on {bind}:{port}: {error.strerror or error}; pass --port"
+            " with a free port or --bind with an address of this host"
+        )
+    sock.setblocking(False)
+    return sock
+
+
+def serve(config: Config, store: RunLogStore, catalog: Catalog) -> None:
+    import uvicorn
+
+    sock = listen_socket(config.bind, config.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    log.info(
+        "flow-web %s listening on http://%s:%d/ (RunLog %s; catalog %s; auth %s%s)",
+        __version__, shown, port, store.connector.describe(),
+        ", ".join(catalog.sources) or "from run history only",
+        "bearer token required" if config.token else "off",
+        "; read-only" if config.read_only else "",
+    )
+    if config.token is None and config.bind not in LOOPBACK_HOSTS:
+        log.warning(
+            "listening on %s without a token: anyone who can reach this port can"
+            " restart, rerun or pause runs; pass --token or set %s",
+            config.bind, ENV_TOKEN,
+        )
+    app = build_app(config, store, catalog)
+    server_config = uvicorn.Config(
+        app, log_config=None, access_log=config.access_log,
+        timeout_keep_alive=5, server_header=False, proxy_headers=False,
+        lifespan="off",
+    )
+    uvicorn.Server(server_config).run(sockets=[sock])
+    store.close()
+
+
+def catalog_command(argv: Sequence[str]) -> int:
+    args = build_catalog_parser().parse_args(argv)
+    catalog = load_module_catalog(args.module)
+    text = json.dumps(catalog_to_json(catalog), indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    temporary = args.output + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, args.output)
+    log.info("wrote %d jobs and %d workflows to %s", len(catalog.jobs),
+             len(catalog.workflows), args.output)
+    return 0
+
+
+def serve_command(argv: Sequence[str], environ: Mapping[str, str]) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    with contextlib.ExitStack() as cleanup:
+        run_log_url, demo = _run_log_source(args, environ, cleanup)
+        config = config_from_args(args, environ, run_log_url)
+        store = open_run_log(config)
+        catalog = merge_catalogs([load_catalog(config)] + ([demo] if demo else []))
+        serve(config, store, catalog)
+    return 0
+
+
+def _run_log_source(args: argparse.Namespace, environ: Mapping[str, str],
+                    cleanup: contextlib.ExitStack) -> tuple:
+    if not args.demo:
+        return resolve_run_log_url(args.run_log_url, environ), None
+    if args.run_log_url:
+        raise ConfigError("--demo writes and serves its own RunLog; drop --run-log-url"
+                          " or --demo")
+    folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="flow-web-demo-"))
+    path = os.path.join(folder, "run_log.db")
+    now = parse_timestamp(args.now) if args.now else dt.datetime.now(dt.timezone.utc)
+    catalog = write_demo_runlog(path, now or dt.datetime.now(dt.timezone.utc))
+    log.info("demo RunLog written to %s (removed when flow-web stops)", path)
+    return path, catalog
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of `python3 flow-web.pyz`; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if arguments and arguments[0] == "catalog":
+            configure_logging("info")
+            return catalog_command(arguments[1:])
+        return serve_command(arguments, os.environ)
+    except ConfigError as error:
+        print(f"flow-web: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
