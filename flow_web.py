@@ -32,10 +32,11 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import functools
-import hashlib
+import copy
 import dataclasses
 import datetime as dt
+import functools
+import hashlib
 import hmac
 import importlib
 import json
@@ -173,8 +174,10 @@ def parse_timestamp(text: Any) -> Optional[dt.datetime]:
     for anything else, including None and datetimes without a date."""
     if isinstance(text, dt.datetime):
         moment = text
-        return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else (
-            moment.astimezone(dt.timezone.utc)
+        return (
+            moment.replace(tzinfo=dt.timezone.utc)
+            if moment.tzinfo is None
+            else (moment.astimezone(dt.timezone.utc))
         )
     if not isinstance(text, str):
         return None
@@ -185,8 +188,14 @@ def parse_timestamp(text: Any) -> Optional[dt.datetime]:
     micros = int((fraction or "0")[:6].ljust(6, "0"))
     try:
         moment = dt.datetime(
-            int(year), int(month), int(day), int(hour), int(minute),
-            int(second or 0), micros, tzinfo=_parse_offset(offset),
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            micros,
+            tzinfo=_parse_offset(offset),
         )
     except ValueError:
         return None
@@ -242,8 +251,17 @@ def redact_url(url: str) -> str:
 # ------------------------------------------------------------------------------------
 
 RUN_COLUMNS = (
-    "run_id", "pipeline", "status", "started_at", "finished_at", "attempt",
-    "failed_step", "failed_watermark", "error_summary", "kind", "extras_json",
+    "run_id",
+    "pipeline",
+    "status",
+    "started_at",
+    "finished_at",
+    "attempt",
+    "failed_step",
+    "failed_watermark",
+    "error_summary",
+    "kind",
+    "extras_json",
 )
 SUMMARY_COLUMNS = RUN_COLUMNS[:7] + ("kind",)
 
@@ -418,7 +436,9 @@ class SQLiteConnector(Connector):
     def __init__(self, path: str):
         absolute = os.path.abspath(os.path.expanduser(path))
         # POSIX keeps a leading "//", which a file: URI would read as a host.
-        self.path = "/" + absolute.lstrip("/") if absolute.startswith("//") else absolute
+        self.path = (
+            "/" + absolute.lstrip("/") if absolute.startswith("//") else absolute
+        )
         self._immutable = False
 
     def describe(self) -> str:
@@ -434,7 +454,10 @@ class SQLiteConnector(Connector):
         if self._immutable and not write:
             uri += "&immutable=1"
         connection = sqlite3.connect(
-            uri, uri=True, timeout=DB_BUSY_TIMEOUT_S, isolation_level=None,
+            uri,
+            uri=True,
+            timeout=DB_BUSY_TIMEOUT_S,
+            isolation_level=None,
             check_same_thread=False,
         )
         connection.text_factory = lambda raw: raw.decode("utf-8", "replace")
@@ -459,13 +482,19 @@ class SQLiteConnector(Connector):
                 f"RunLog {self.path} is locked by another writer; retry in a few"
                 " seconds"
             )
-        if "readonly" in text or "read-only" in text or (write and "unable to open" in text):
+        if (
+            "readonly" in text
+            or "read-only" in text
+            or (write and "unable to open" in text)
+        ):
             return Unavailable(
                 f"RunLog {self.path} is read-only for this process ({text}); actions"
                 " need write access to the file and its folder, reads still work"
             )
         if "not a database" in text or "malformed" in text:
-            return Unavailable(f"RunLog {self.path} is not a valid SQLite database ({text})")
+            return Unavailable(
+                f"RunLog {self.path} is not a valid SQLite database ({text})"
+            )
         if "no such table" in text:
             return Unavailable(
                 f"RunLog {self.path} lost a table while flow-web was running ({text});"
@@ -486,7 +515,9 @@ class SQLiteConnector(Connector):
             with open(self.path, "rb") as handle:
                 header = handle.read(16)
         except OSError as error:
-            raise ConfigError(f"cannot read RunLog file {self.path}: {error.strerror}")
+            raise ConfigError(
+                f"cannot read RunLog file {self.path}: {error.strerror}"
+            ) from None
         if header and header != b"SQLite format 3\x00":
             raise ConfigError(
                 f"RunLog file {self.path} is not a SQLite database; point"
@@ -501,7 +532,7 @@ class SQLiteConnector(Connector):
             connection.close()
         except sqlite3.OperationalError as error:
             if "unable to open" not in str(error):
-                raise ConfigError(f"cannot read RunLog {self.path}: {error}")
+                raise ConfigError(f"cannot read RunLog {self.path}: {error}") from None
             # A WAL database in a folder we may not write needs its -shm file;
             # immutable mode reads it without one but cannot see new writes.
             self._immutable = True
@@ -519,7 +550,7 @@ def parse_run_log_url(url: str) -> Connector:
     text = url.strip()
     scheme = text.split(":", 1)[0].lower() if "://" in text else ""
     if scheme in ("", "file"):
-        path = text[len("file://"):] if scheme else text
+        path = text[len("file://") :] if scheme else text
         return SQLiteConnector(urllib.parse.unquote(path))
     if scheme == "sqlite":
         return SQLiteConnector(_sqlite_url_path(text))
@@ -537,13 +568,15 @@ def _sqlite_url_path(url: str) -> str:
     # ematix-flow takes everything after "sqlite://" as the path, so
     # sqlite:///var/x.db is /var/x.db; it also turns sqlite:///./x.db into
     # /./x.db, which we read as the relative path ./x.db instead.
-    rest = urllib.parse.unquote(url[len("sqlite://"):].split("?", 1)[0])
+    rest = urllib.parse.unquote(url[len("sqlite://") :].split("?", 1)[0])
     if rest.startswith(("/./", "/../")):
         return rest[1:]
     if re.match(r"^/[A-Za-z]:[/\\]", rest):
         return rest[1:]
     if not rest:
-        raise ConfigError(f"RunLog URL {url!r} has no path; use sqlite:////path/run_log.db")
+        raise ConfigError(
+            f"RunLog URL {url!r} has no path; use sqlite:////path/run_log.db"
+        )
     return rest
 
 
@@ -715,7 +748,9 @@ class RunLogStore:
     # -- schema ---------------------------------------------------------------------
 
     def tables(self) -> frozenset:
-        rows = self.query(TABLE_NAMES_SQL.get(self.dialect.name, TABLE_NAMES_SQL["sqlite"]))
+        rows = self.query(
+            TABLE_NAMES_SQL.get(self.dialect.name, TABLE_NAMES_SQL["sqlite"])
+        )
         return frozenset(str(row[0]).lower() for row in rows)
 
     def has_history(self) -> bool:
@@ -753,8 +788,11 @@ class RunLogStore:
             terms.append("pipeline = ?")
             params.append(pipeline)
         if status is not None:
-            terms.append(self.dialect.status_with_pipeline_sql if pipeline is not None
-                         else "status = ?")
+            terms.append(
+                self.dialect.status_with_pipeline_sql
+                if pipeline is not None
+                else "status = ?"
+            )
             params.append(status)
         return (" WHERE " + " AND ".join(terms) if terms else ""), params
 
@@ -782,7 +820,10 @@ class RunLogStore:
         return sorted({_coerce_text(row[0]) for row in rows if row[0] is not None})
 
     def newest_runs(
-        self, names: Sequence[str], per_name: int, where: str = "",
+        self,
+        names: Sequence[str],
+        per_name: int,
+        where: str = "",
         columns: Sequence[str] = SUMMARY_COLUMNS,
     ) -> dict:
         """The `per_name` newest runs of each pipeline (optionally only those
@@ -793,11 +834,15 @@ class RunLogStore:
         tiebreak = self.dialect.tiebreak_column
         select = (
             f"SELECT {', '.join(columns)}, {tiebreak} AS tiebreak FROM run_records"
-            f" WHERE pipeline = ?{extra} ORDER BY started_at DESC, {tiebreak} ASC LIMIT ?"
+            f" WHERE pipeline = ?{extra}"
+            f" ORDER BY started_at DESC, {tiebreak} ASC LIMIT ?"
         )
         for start in range(0, len(names), 100):
-            chunk = list(names[start:start + 100])
-            parts = [f"SELECT * FROM ({select}) AS part{index}" for index in range(len(chunk))]
+            chunk = list(names[start : start + 100])
+            parts = [
+                f"SELECT * FROM ({select}) AS part{index}"
+                for index in range(len(chunk))
+            ]
             params: list = []
             for name in chunk:
                 params += [name, per_name]
@@ -819,8 +864,11 @@ class RunLogStore:
             " AND finished_at IS NOT NULL ORDER BY started_at DESC LIMIT ?"
         )
         for start in range(0, len(names), 100):
-            chunk = list(names[start:start + 100])
-            parts = [f"SELECT * FROM ({select}) AS part{index}" for index in range(len(chunk))]
+            chunk = list(names[start : start + 100])
+            parts = [
+                f"SELECT * FROM ({select}) AS part{index}"
+                for index in range(len(chunk))
+            ]
             params: list = []
             for name in chunk:
                 params += [name, per_name]
@@ -836,7 +884,7 @@ class RunLogStore:
         if not names:
             return result
         for start in range(0, len(names), 500):
-            chunk = list(names[start:start + 500])
+            chunk = list(names[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
             rows = self.query(
                 "SELECT pipeline, COUNT(*), SUM(CASE WHEN status = 'failed' THEN 1"
@@ -853,7 +901,9 @@ class RunLogStore:
         if "run_log" not in self.tables():
             return []
         rows = self.query("SELECT pipeline_name, last_run_at, success FROM run_log")
-        return [(_coerce_text(name), _coerce_text(at), bool(ok)) for name, at, ok in rows]
+        return [
+            (_coerce_text(name), _coerce_text(at), bool(ok)) for name, at, ok in rows
+        ]
 
     def attempt_states(self) -> dict:
         """Open retry cycles from `attempt_state`, keyed by pipeline."""
@@ -878,7 +928,8 @@ class RunLogStore:
         if "pipeline_claims" not in self.tables():
             return {}
         rows = self.query(
-            "SELECT pipeline_name, worker_id, claimed_at, expires_at FROM pipeline_claims"
+            "SELECT pipeline_name, worker_id, claimed_at, expires_at"
+            " FROM pipeline_claims"
         )
         return {
             _coerce_text(name): {
@@ -1018,7 +1069,9 @@ class Catalog:
 
     def edges(self) -> list:
         """Every `depends_on` edge as (upstream, downstream), in registration order."""
-        return [(upstream, job.name) for job in self.jobs for upstream in job.depends_on]
+        return [
+            (upstream, job.name) for job in self.jobs for upstream in job.depends_on
+        ]
 
     def is_empty(self) -> bool:
         return not self.jobs and not self.workflows
@@ -1054,7 +1107,7 @@ def load_module_catalog(modules: Sequence[str]) -> Catalog:
             " on a host that has it run `python3 flow-web.pyz catalog --module"
             f" {' --module '.join(modules)} -o catalog.json` and start flow-web with"
             " --catalog catalog.json"
-        )
+        ) from None
     for name in modules:
         _import_user_module(name)
     return _catalog_from_registries(pipeline, _streaming_registry())
@@ -1068,7 +1121,7 @@ def _import_user_module(name: str) -> None:
             f"importing pipeline module {name!r} failed: {type(error).__name__}:"
             f" {error}; check that it imports with `python3 -c 'import {name}'` in"
             " this folder, or use --catalog"
-        )
+        ) from None
 
 
 def _streaming_registry() -> dict:
@@ -1111,7 +1164,9 @@ def _retry_as_dict(policy: Any) -> Optional[dict]:
     if policy is None:
         return None
     if dataclasses.is_dataclass(policy):
-        return {key: _json_safe(value) for key, value in dataclasses.asdict(policy).items()}
+        return {
+            key: _json_safe(value) for key, value in dataclasses.asdict(policy).items()
+        }
     return {"policy": repr(policy)}
 
 
@@ -1169,7 +1224,9 @@ def catalog_to_json(catalog: Catalog) -> dict:
 def _trigger_to_json(op: Optional[TriggerOp]) -> Any:
     if op is None:
         return None
-    return {op.kind: [m if isinstance(m, str) else _trigger_to_json(m) for m in op.members]}
+    return {
+        op.kind: [m if isinstance(m, str) else _trigger_to_json(m) for m in op.members]
+    }
 
 
 def load_catalog_file(path: str) -> Catalog:
@@ -1178,20 +1235,22 @@ def load_catalog_file(path: str) -> Catalog:
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)
     except OSError as error:
-        raise ConfigError(f"cannot read catalog file {path}: {error.strerror}")
+        raise ConfigError(
+            f"cannot read catalog file {path}: {error.strerror}"
+        ) from None
     except ValueError as error:
         raise ConfigError(
             f"catalog file {path} is not valid JSON ({error}); write it with"
             " `python3 flow-web.pyz catalog --module <module> -o FILE`"
-        )
+        ) from None
     try:
         return _catalog_from_json(document, path)
     except _CatalogSchemaError as error:
         raise ConfigError(
             f"catalog file {path} does not match the catalog schema: {error}; see"
-            " \"Catalog file\" in the README or regenerate it with the catalog"
+            ' "Catalog file" in the README or regenerate it with the catalog'
             " subcommand"
-        )
+        ) from None
 
 
 class _CatalogSchemaError(ValueError):
@@ -1200,14 +1259,21 @@ class _CatalogSchemaError(ValueError):
 
 def _catalog_from_json(document: Any, path: str) -> Catalog:
     _expect(isinstance(document, dict), "the top level must be an object")
-    _expect(document.get("format") == CATALOG_FORMAT,
-            f"\"format\" must be {CATALOG_FORMAT!r}")
-    _expect(document.get("version") == CATALOG_VERSION,
-            f"\"version\" must be {CATALOG_VERSION}, not {document.get('version')!r}")
-    jobs = [_job_from_json(item, f"jobs[{index}]")
-            for index, item in enumerate(_list_field(document, "jobs", "catalog"))]
-    workflows = [_workflow_from_json(item, f"workflows[{index}]")
-                 for index, item in enumerate(_list_field(document, "workflows", "catalog"))]
+    _expect(
+        document.get("format") == CATALOG_FORMAT, f'"format" must be {CATALOG_FORMAT!r}'
+    )
+    _expect(
+        document.get("version") == CATALOG_VERSION,
+        f'"version" must be {CATALOG_VERSION}, not {document.get("version")!r}',
+    )
+    jobs = [
+        _job_from_json(item, f"jobs[{index}]")
+        for index, item in enumerate(_list_field(document, "jobs", "catalog"))
+    ]
+    workflows = [
+        _workflow_from_json(item, f"workflows[{index}]")
+        for index, item in enumerate(_list_field(document, "workflows", "catalog"))
+    ]
     catalog = Catalog(tuple(jobs), tuple(workflows), (f"catalog file {path}",))
     _check_catalog_names(catalog)
     return catalog
@@ -1226,22 +1292,31 @@ def _list_field(item: dict, key: str, where: str) -> list:
 
 def _optional_text(item: dict, key: str, where: str) -> Optional[str]:
     value = item.get(key)
-    _expect(value is None or isinstance(value, str),
-            f"{where}.{key} must be a string or null, not {value!r}")
+    _expect(
+        value is None or isinstance(value, str),
+        f"{where}.{key} must be a string or null, not {value!r}",
+    )
     return value
 
 
 def _job_from_json(item: Any, where: str) -> Job:
     _expect(isinstance(item, dict), f"{where} must be an object")
     name = item.get("name")
-    _expect(isinstance(name, str) and name != "", f"{where}.name must be a non-empty string")
+    _expect(
+        isinstance(name, str) and name != "", f"{where}.name must be a non-empty string"
+    )
     kind = item.get("kind", "batch")
     _expect(kind in JOB_KINDS, f"{where}.kind must be one of {', '.join(JOB_KINDS)}")
     depends_on = _list_field(item, "depends_on", where)
-    _expect(all(isinstance(x, str) for x in depends_on),
-            f"{where}.depends_on must be a list of job names")
+    _expect(
+        all(isinstance(x, str) for x in depends_on),
+        f"{where}.depends_on must be a list of job names",
+    )
     retry = item.get("retry")
-    _expect(retry is None or isinstance(retry, dict), f"{where}.retry must be an object or null")
+    _expect(
+        retry is None or isinstance(retry, dict),
+        f"{where}.retry must be an object or null",
+    )
     schedule = _optional_text(item, "schedule", where)
     timezone = _optional_text(item, "timezone", where)
     _check_schedule(schedule, timezone, f"{where} ({name})")
@@ -1251,16 +1326,26 @@ def _job_from_json(item: Any, where: str) -> Job:
 def _workflow_from_json(item: Any, where: str) -> Workflow:
     _expect(isinstance(item, dict), f"{where} must be an object")
     name = item.get("name")
-    _expect(isinstance(name, str) and name != "", f"{where}.name must be a non-empty string")
+    _expect(
+        isinstance(name, str) and name != "", f"{where}.name must be a non-empty string"
+    )
     jobs = _list_field(item, "jobs", where)
-    _expect(bool(jobs) and all(isinstance(x, str) for x in jobs),
-            f"{where}.jobs must be a non-empty list of job names")
+    _expect(
+        bool(jobs) and all(isinstance(x, str) for x in jobs),
+        f"{where}.jobs must be a non-empty list of job names",
+    )
     schedule = _optional_text(item, "schedule", where)
     timezone = _optional_text(item, "timezone", where)
     _check_schedule(schedule, timezone, f"{where} ({name})")
     trigger = _trigger_from_json(item.get("triggered_by"), f"{where}.triggered_by")
-    return Workflow(name, tuple(jobs), trigger, schedule, timezone,
-                    _optional_text(item, "on_message", where))
+    return Workflow(
+        name,
+        tuple(jobs),
+        trigger,
+        schedule,
+        timezone,
+        _optional_text(item, "on_message", where),
+    )
 
 
 def _trigger_from_json(value: Any, where: str) -> Optional[TriggerOp]:
@@ -1271,13 +1356,20 @@ def _trigger_from_json(value: Any, where: str) -> Optional[TriggerOp]:
         return TriggerOp("all", (value,))
     if isinstance(value, list):
         return TriggerOp("all", tuple(_trigger_member(m, where) for m in value))
-    _expect(isinstance(value, dict) and len(value) == 1
-            and next(iter(value)) in ("all", "any"),
-            f"{where} must be a name, a list or an object {{\"all\"|\"any\": [...]}}")
+    _expect(
+        isinstance(value, dict)
+        and len(value) == 1
+        and next(iter(value)) in ("all", "any"),
+        f'{where} must be a name, a list or an object {{"all"|"any": [...]}}',
+    )
     kind, members = next(iter(value.items()))
-    _expect(isinstance(members, list) and bool(members),
-            f"{where}.{kind} must be a non-empty list")
-    return TriggerOp(kind, tuple(_trigger_member(m, f"{where}.{kind}") for m in members))
+    _expect(
+        isinstance(members, list) and bool(members),
+        f"{where}.{kind} must be a non-empty list",
+    )
+    return TriggerOp(
+        kind, tuple(_trigger_member(m, f"{where}.{kind}") for m in members)
+    )
 
 
 def _trigger_member(value: Any, where: str) -> Any:
@@ -1286,11 +1378,17 @@ def _trigger_member(value: Any, where: str) -> Any:
     return _trigger_from_json(value, where)
 
 
-def _check_schedule(schedule: Optional[str], timezone: Optional[str], where: str) -> None:
+def _check_schedule(
+    schedule: Optional[str], timezone: Optional[str], where: str
+) -> None:
     if schedule is not None and not cron_is_valid(schedule):
-        raise _CatalogSchemaError(f"{where}: schedule {schedule!r} is not a valid cron expression")
+        raise _CatalogSchemaError(
+            f"{where}: schedule {schedule!r} is not a valid cron expression"
+        )
     if timezone is not None and load_zone(timezone) is None:
-        raise _CatalogSchemaError(f"{where}: timezone {timezone!r} is not an IANA time zone")
+        raise _CatalogSchemaError(
+            f"{where}: timezone {timezone!r} is not an IANA time zone"
+        )
 
 
 def _check_catalog_names(catalog: Catalog) -> None:
@@ -1328,8 +1426,6 @@ def load_zone(name: Optional[str]) -> Optional[dt.tzinfo]:
     if name is None or name.upper() == "UTC":
         return dt.timezone.utc
     return _load_zone_cached(name)
-
-
 
 
 @functools.lru_cache(maxsize=256)
@@ -1373,7 +1469,11 @@ def _cron_step(
         return None
     try:
         schedule = croniter(expression, start.astimezone(zone))
-        tick = schedule.get_next(dt.datetime) if forward else schedule.get_prev(dt.datetime)
+        tick = (
+            schedule.get_next(dt.datetime)
+            if forward
+            else schedule.get_prev(dt.datetime)
+        )
     except (ValueError, KeyError, TypeError, OverflowError):
         return None
     return tick.astimezone(dt.timezone.utc)
@@ -1440,7 +1540,8 @@ def read_name_histories(store: RunLogStore, names: Sequence[str]) -> dict:
     histories = {}
     for name in names:
         terminal = next(
-            (run.status for run in recent[name] if run.status in TERMINAL_STATUSES), None
+            (run.status for run in recent[name] if run.status in TERMINAL_STATUSES),
+            None,
         )
         newest = successes[name][0] if successes[name] else None
         histories[name] = NameHistory(newest, terminal)
@@ -1467,9 +1568,13 @@ def workflow_views(catalog: Catalog, history_names: Sequence[str] = ()) -> list:
     name, then jobs in no workflow, then streaming pipelines in no workflow.
     Without any catalog, every pipeline of the run history is a single job."""
     if catalog.is_empty():
-        return [WorkflowView(name, "single", (name,), ()) for name in sorted(history_names)]
+        return [
+            WorkflowView(name, "single", (name,), ()) for name in sorted(history_names)
+        ]
     members = {job for workflow in catalog.workflows for job in workflow.jobs}
-    views = [_declared_view(catalog, flow) for flow in sorted(catalog.workflows, key=_name)]
+    views = [
+        _declared_view(catalog, flow) for flow in sorted(catalog.workflows, key=_name)
+    ]
     loose = sorted((job for job in catalog.jobs if job.name not in members), key=_name)
     views += [_single_view(job) for job in loose if job.kind == "batch"]
     views += [
@@ -1495,8 +1600,14 @@ def _declared_view(catalog: Catalog, workflow: Workflow) -> WorkflowView:
         (catalog.job(name) or Job(name)).kind == "streaming" for name in workflow.jobs
     )
     return WorkflowView(
-        workflow.name, "streaming" if streaming else "declared", workflow.jobs, edges,
-        workflow.triggered_by, workflow.schedule, workflow.timezone, workflow.on_message,
+        workflow.name,
+        "streaming" if streaming else "declared",
+        workflow.jobs,
+        edges,
+        workflow.triggered_by,
+        workflow.schedule,
+        workflow.timezone,
+        workflow.on_message,
     )
 
 
@@ -1517,8 +1628,11 @@ class TriggerEvaluator:
     all failed."""
 
     def __init__(
-        self, catalog: Catalog, histories: Mapping[str, NameHistory],
-        now: dt.datetime, forecaster: Forecaster,
+        self,
+        catalog: Catalog,
+        histories: Mapping[str, NameHistory],
+        now: dt.datetime,
+        forecaster: Forecaster,
     ):
         self.catalog = catalog
         self.histories = histories
@@ -1548,10 +1662,14 @@ class TriggerEvaluator:
             expr = self._node(view.triggered_by, since)
             entries.append({"kind": "after_expr", "state": expr["state"], "expr": expr})
         if view.on_message is not None:
-            entries.append({
-                "kind": "on_message", "source": view.on_message,
-                "state": "pending", "label": view.on_message,
-            })
+            entries.append(
+                {
+                    "kind": "on_message",
+                    "source": view.on_message,
+                    "state": "pending",
+                    "label": view.on_message,
+                }
+            )
         return entries
 
     def last_started(self, view: WorkflowView) -> Optional[dt.datetime]:
@@ -1591,18 +1709,30 @@ class TriggerEvaluator:
 
     def _node(self, node: Any, since: Optional[dt.datetime]) -> dict:
         if isinstance(node, str):
-            return {"kind": "leaf", "name": node, "state": self._leaf_state(node, since)}
+            return {
+                "kind": "leaf",
+                "name": node,
+                "state": self._leaf_state(node, since),
+            }
         members = [self._node(member, since) for member in node.members]
         states = [member["state"] for member in members]
-        return {"kind": node.kind, "members": members, "state": combine_states(node.kind, states)}
+        return {
+            "kind": node.kind,
+            "members": members,
+            "state": combine_states(node.kind, states),
+        }
 
     def _schedule_entry(self, view: WorkflowView, since: Optional[dt.datetime]) -> dict:
         tick = next_tick(view.schedule, view.timezone, since or self.now)
         entry = {
-            "kind": "schedule", "cron": view.schedule, "timezone": view.timezone,
+            "kind": "schedule",
+            "cron": view.schedule,
+            "timezone": view.timezone,
             "next_at": format_forecast_time(tick),
             "state": "ready" if tick is not None and self.now >= tick else "pending",
-            "label": view.schedule if tick is None else tick_label(tick, view.timezone, self.now),
+            "label": view.schedule
+            if tick is None
+            else tick_label(tick, view.timezone, self.now),
         }
         return entry
 
@@ -1644,7 +1774,9 @@ LAYOUT_NODE_GAP_PX = 20.0
 def measure_node(lines: Sequence[str]) -> tuple:
     """Width and height in px of a node box showing these text lines (the
     first in bold 12px monospace, the others 11px)."""
-    widths = [len(line) * (7.3 if index == 0 else 6.7) for index, line in enumerate(lines)]
+    widths = [
+        len(line) * (7.3 if index == 0 else 6.7) for index, line in enumerate(lines)
+    ]
     return (max([120.0] + widths) + 24.0, 16.0 + 16.0 * max(1, len(lines)))
 
 
@@ -1656,7 +1788,9 @@ def layout_dag(nodes: Mapping[str, tuple], edges: Iterable[tuple]) -> dict:
     for upstream, downstream in edge_list:
         for name in (upstream, downstream):
             if name not in nodes:
-                raise ValueError(f"edge ({upstream}, {downstream}) names unknown node {name!r}")
+                raise ValueError(
+                    f"edge ({upstream}, {downstream}) names unknown node {name!r}"
+                )
     rank = {name: 0 for name in nodes}
     for _ in range(len(nodes)):
         changed = False
@@ -1674,18 +1808,30 @@ def layout_dag(nodes: Mapping[str, tuple], edges: Iterable[tuple]) -> dict:
         width = max(nodes[name][0] for name in columns[column])
         y = 0.0
         for order, name in enumerate(columns[column]):
-            placed[name] = {"name": name, "x": x, "y": y, "width": nodes[name][0],
-                            "height": nodes[name][1], "rank": column, "order": order}
+            placed[name] = {
+                "name": name,
+                "x": x,
+                "y": y,
+                "width": nodes[name][0],
+                "height": nodes[name][1],
+                "rank": column,
+                "order": order,
+            }
             y += nodes[name][1] + LAYOUT_NODE_GAP_PX
         x += width + LAYOUT_RANK_GAP_PX
-    routed = [_route_straight(placed[up], placed[down]) | {"from": up, "to": down}
-              for up, down in edge_list if rank[down] > rank[up]]
+    routed = [
+        _route_straight(placed[up], placed[down]) | {"from": up, "to": down}
+        for up, down in edge_list
+        if rank[down] > rank[up]
+    ]
     return {
         "nodes": [placed[name] for name in sorted(placed)],
         "edges": routed,
         "width": max([0.0] + [n["x"] + n["width"] for n in placed.values()]),
         "height": max([0.0] + [n["y"] + n["height"] for n in placed.values()]),
-        "reversed_edges": [[up, down] for up, down in edge_list if rank[down] <= rank[up]],
+        "reversed_edges": [
+            [up, down] for up, down in edge_list if rank[down] <= rank[up]
+        ],
         "crossings": 0,
     }
 
@@ -1694,7 +1840,10 @@ def _route_straight(source: dict, target: dict) -> dict:
     x1, y1 = source["x"] + source["width"], source["y"] + source["height"] / 2
     x2, y2 = target["x"], target["y"] + target["height"] / 2
     middle = (x1 + x2) / 2
-    path = f"M {x1:.1f} {y1:.1f} C {middle:.1f} {y1:.1f} {middle:.1f} {y2:.1f} {x2:.1f} {y2:.1f}"
+    path = (
+        f"M {x1:.1f} {y1:.1f} C {middle:.1f} {y1:.1f}"
+        f" {middle:.1f} {y2:.1f} {x2:.1f} {y2:.1f}"
+    )
     return {"path": path, "reversed": False}
 
 
@@ -1703,8 +1852,13 @@ def _route_straight(source: dict, target: dict) -> dict:
 # ------------------------------------------------------------------------------------
 
 STREAMING_STATS_KEYS = (
-    "snapshot_at", "rows_consumed_total", "rows_written_total", "batches_total",
-    "errors_total", "stats_1m", "stats_5m",
+    "snapshot_at",
+    "rows_consumed_total",
+    "rows_written_total",
+    "batches_total",
+    "errors_total",
+    "stats_1m",
+    "stats_5m",
 )
 DOCUMENT_TIME_BUCKET_S = 5
 
@@ -1771,11 +1925,45 @@ def median_ms(values: Sequence[int]) -> Optional[int]:
     return (ordered[middle - 1] + ordered[middle]) // 2
 
 
+def format_duration(millis: Optional[float]) -> str:
+    """A duration as operators read it: `850 ms`, `12.3 s`, `4m 05s`, `1h 02m`."""
+    if millis is None:
+        return "—"
+    if millis < 1000:
+        return f"{int(millis)} ms"
+    seconds = millis / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def related(name: str, edges: Sequence[tuple], side: int) -> set:
+    """Every ancestor (side 0) or descendant (side 1) of `name` along edges."""
+    neighbours: dict = {}
+    for edge in edges:
+        neighbours.setdefault(edge[1 - side], []).append(edge[side])
+    found: set = set()
+    pending = [name]
+    while pending:
+        for other in neighbours.get(pending.pop(), []):
+            if other not in found:
+                found.add(other)
+                pending.append(other)
+    found.discard(name)
+    return found
+
+
 def streaming_stats(record: RunRecord, extras: Mapping[str, Any]) -> Optional[dict]:
     if record.kind != "streaming":
         return None
-    if not any(key in extras for key in ("snapshot_at", "stats_1m", "stats_5m",
-                                          "rows_consumed_total")):
+    if not any(
+        key in extras
+        for key in ("snapshot_at", "stats_1m", "stats_5m", "rows_consumed_total")
+    ):
         return None
     return {key: extras.get(key) for key in STREAMING_STATS_KEYS}
 
@@ -1791,22 +1979,31 @@ def synthetic_runs(store: RunLogStore, now: dt.datetime) -> list:
         extras = {"source": "run_log", "note": "run_log keeps only the completion time"}
         if retry:
             extras["retry_state"] = retry
-        records.append(RunRecord(
-            run_id=f"run_log:{name}", pipeline=name,
-            status="succeeded" if success else "failed",
-            started_at=last_run_at, finished_at=last_run_at,
-            attempt=1 if success else retry.get("attempt_count", 1),
-            extras_json=json.dumps(extras), synthetic=True,
-        ))
+        records.append(
+            RunRecord(
+                run_id=f"run_log:{name}",
+                pipeline=name,
+                status="succeeded" if success else "failed",
+                started_at=last_run_at,
+                finished_at=last_run_at,
+                attempt=1 if success else retry.get("attempt_count", 1),
+                extras_json=json.dumps(extras),
+                synthetic=True,
+            )
+        )
     for name, claim in store.claims().items():
         expires = parse_timestamp(claim["expires_at"])
         if expires is not None and expires > now:
-            records.append(RunRecord(
-                run_id=f"claim:{name}", pipeline=name, status="running",
-                started_at=claim["claimed_at"],
-                extras_json=json.dumps({"source": "pipeline_claims", **claim}),
-                synthetic=True,
-            ))
+            records.append(
+                RunRecord(
+                    run_id=f"claim:{name}",
+                    pipeline=name,
+                    status="running",
+                    started_at=claim["claimed_at"],
+                    extras_json=json.dumps({"source": "pipeline_claims", **claim}),
+                    synthetic=True,
+                )
+            )
     return records
 
 
@@ -1819,17 +2016,28 @@ class RunLogApi:
         self.config = config
         self.forecaster = Forecaster()
         self._warned_no_history = False
+        self._layouts: dict = {}
+        self._layout_lock = threading.Lock()
 
     # -- runs -------------------------------------------------------------------------
 
-    def runs(self, pipeline: Optional[str], status: Optional[str], limit: int,
-             offset: int, sort: str, descending: bool) -> dict:
+    def runs(
+        self,
+        pipeline: Optional[str],
+        status: Optional[str],
+        limit: int,
+        offset: int,
+        sort: str,
+        descending: bool,
+    ) -> dict:
         if self._has_history():
             records, total = self.store.list_runs(
-                pipeline, status, limit, offset, sort, descending)
+                pipeline, status, limit, offset, sort, descending
+            )
         else:
             records, total = self._synthetic_page(
-                pipeline, status, limit, offset, sort, descending)
+                pipeline, status, limit, offset, sort, descending
+            )
         following = offset + limit
         return {
             "runs": [run_summary(record) for record in records],
@@ -1837,30 +2045,35 @@ class RunLogApi:
             "next_offset": following if following < total else None,
         }
 
-    def _synthetic_page(self, pipeline, status, limit, offset, sort, descending) -> tuple:
+    def _synthetic_page(
+        self, pipeline, status, limit, offset, sort, descending
+    ) -> tuple:
         records = [
-            record for record in synthetic_runs(self.store, self.config.clock())
+            record
+            for record in synthetic_runs(self.store, self.config.clock())
             if (pipeline is None or record.pipeline == pipeline)
             and (status is None or record.status == status)
         ]
         records.sort(key=lambda r: (r.started_at or "", r.run_id), reverse=True)
         if sort != "started" or not descending:
             records.sort(key=_synthetic_sort_key(sort), reverse=descending)
-        return records[offset:offset + limit], len(records)
+        return records[offset : offset + limit], len(records)
 
     def run(self, run_id: str) -> dict:
         record = self._find_run(run_id)
         extras = record.extras()
         steps = extras.get("steps")
         document = run_summary(record)
-        document.update({
-            "failed_watermark": record.failed_watermark,
-            "error_summary": record.error_summary,
-            "extras": extras,
-            "attempts": self._attempts(record),
-            "steps": steps if isinstance(steps, list) else [],
-            "actions": run_actions(record),
-        })
+        document.update(
+            {
+                "failed_watermark": record.failed_watermark,
+                "error_summary": record.error_summary,
+                "extras": extras,
+                "attempts": self._attempts(record),
+                "steps": steps if isinstance(steps, list) else [],
+                "actions": run_actions(record),
+            }
+        )
         if self.config.read_only or record.synthetic:
             document["actions"] = dict.fromkeys(document["actions"], False)
             document["actions"]["restart_from_step"] = []
@@ -1870,8 +2083,11 @@ class RunLogApi:
         if self._has_history():
             record = self.store.get_run(run_id)
         else:
-            found = [r for r in synthetic_runs(self.store, self.config.clock())
-                     if r.run_id == run_id]
+            found = [
+                r
+                for r in synthetic_runs(self.store, self.config.clock())
+                if r.run_id == run_id
+            ]
             record = found[0] if found else None
         if record is None:
             raise NotFound(f"run {run_id} not found")
@@ -1889,7 +2105,10 @@ class RunLogApi:
             )
             for row in earlier:
                 previous = _record_from_row(RUN_COLUMNS, row)
-                if previous.attempt != chain[-1].attempt - 1 or previous.status != "failed":
+                if (
+                    previous.attempt != chain[-1].attempt - 1
+                    or previous.status != "failed"
+                ):
                     break
                 chain.append(previous)
         return [attempt_entry(item) for item in reversed(chain)]
@@ -1912,14 +2131,19 @@ class RunLogApi:
         now = self.config.clock()
         fingerprint = self.store.fingerprint()
         history = self.store.cached(("job-history", fingerprint), self._job_history)
-        since = (now - dt.timedelta(days=FAILURE_WINDOW_DAYS)).replace(second=0, microsecond=0)
+        since = (now - dt.timedelta(days=FAILURE_WINDOW_DAYS)).replace(
+            second=0, microsecond=0
+        )
         counts = self.store.cached(
             ("failure-counts", fingerprint, since),
             lambda: self._window_counts(history["names"], since),
         )
         names = sorted_by_newest_run(history["names"], history["latest"])
-        return {"pipelines": [self._pipeline_entry(name, history, counts, now)
-                              for name in names]}
+        return {
+            "pipelines": [
+                self._pipeline_entry(name, history, counts, now) for name in names
+            ]
+        }
 
     def _job_history(self) -> dict:
         """Everything /api/pipelines reads from the database, per pipeline."""
@@ -1933,7 +2157,9 @@ class RunLogApi:
             names = sorted({record.pipeline for record in records})
             recent = {n: [r for r in records if r.pipeline == n] for n in names}
             latest, durations = recent, {name: [] for name in names}
-        catalog_names = [job.name for job in self.catalog.jobs if job.name not in recent]
+        catalog_names = [
+            job.name for job in self.catalog.jobs if job.name not in recent
+        ]
         return {
             "names": sorted(set(names) | set(catalog_names)),
             "recent": recent,
@@ -1948,16 +2174,23 @@ class RunLogApi:
             return {}
         return self.store.status_counts_since(names, since)
 
-    def _pipeline_entry(self, name: str, history: dict, counts: dict,
-                        now: dt.datetime) -> dict:
+    def _pipeline_entry(
+        self, name: str, history: dict, counts: dict, now: dt.datetime
+    ) -> dict:
         job = self.catalog.job(name)
         latest = history["latest"].get(name)
         recent = history["recent"].get(name, [])
         extras = latest.extras() if latest is not None else {}
         kind = _pipeline_kind(job, recent, latest)
         total, failed = counts.get(name, (0, 0))
-        newest_start = next((r.started for r in recent if r.status != "requested"), None)
-        late = late_since(job, newest_start, now, self.config.late_grace_s) if job else None
+        newest_start = next(
+            (r.started for r in recent if r.status != "requested"), None
+        )
+        late = (
+            late_since(job, newest_start, now, self.config.late_grace_s)
+            if job
+            else None
+        )
         return {
             "name": name,
             "kind": kind,
@@ -1966,8 +2199,11 @@ class RunLogApi:
             "median_duration_ms": median_ms(history["durations"].get(name, [])),
             "recent_runs": [run_summary(r) for r in reversed(recent)],
             "next_run_at": self._next_run_at(job, kind, extras, now),
-            "timezone": None if kind == "streaming" else (
-                _text_or_none(extras.get("timezone")) or (job.timezone if job else None)),
+            "timezone": None
+            if kind == "streaming"
+            else (
+                _text_or_none(extras.get("timezone")) or (job.timezone if job else None)
+            ),
             "streaming_stats": streaming_stats(latest, extras) if latest else None,
             "schedule": job.schedule if job else None,
             "workflow": self.catalog.workflow_of(name),
@@ -1980,8 +2216,9 @@ class RunLogApi:
             "claim": history["claims"].get(name),
         }
 
-    def _next_run_at(self, job: Optional[Job], kind: str, extras: Mapping[str, Any],
-                     now: dt.datetime) -> Optional[str]:
+    def _next_run_at(
+        self, job: Optional[Job], kind: str, extras: Mapping[str, Any], now: dt.datetime
+    ) -> Optional[str]:
         if kind == "streaming":
             return None
         stored = parse_timestamp(extras.get("next_run_at"))
@@ -1989,7 +2226,9 @@ class RunLogApi:
             return format_forecast_time(stored)
         if job is None or not job.schedule:
             return None
-        return format_forecast_time(self.forecaster.next_run(job.schedule, job.timezone, now))
+        return format_forecast_time(
+            self.forecaster.next_run(job.schedule, job.timezone, now)
+        )
 
     # -- workflows and the DAG -----------------------------------------------------
 
@@ -2014,7 +2253,9 @@ class RunLogApi:
     def _all_names(self) -> list:
         if self._has_history():
             return self.store.pipeline_names()
-        return sorted({r.pipeline for r in synthetic_runs(self.store, self.config.clock())})
+        return sorted(
+            {r.pipeline for r in synthetic_runs(self.store, self.config.clock())}
+        )
 
     def _workflow_entry(self, view: WorkflowView, evaluator: TriggerEvaluator) -> dict:
         return {
@@ -2034,16 +2275,145 @@ class RunLogApi:
         run history alone when there is no catalog."""
         if self.catalog.is_empty():
             names = self._history_names(self.store.fingerprint())
-            nodes = [{"name": n, "schedule": None, "timezone": None, "kind": "batch",
-                      "workflow": None} for n in names]
+            nodes = [
+                {
+                    "name": n,
+                    "schedule": None,
+                    "timezone": None,
+                    "kind": "batch",
+                    "workflow": None,
+                }
+                for n in names
+            ]
             return {"nodes": nodes, "edges": []}
         nodes = [
-            {"name": job.name, "schedule": job.schedule, "timezone": job.timezone,
-             "kind": job.kind, "workflow": self.catalog.workflow_of(job.name)}
+            {
+                "name": job.name,
+                "schedule": job.schedule,
+                "timezone": job.timezone,
+                "kind": job.kind,
+                "workflow": self.catalog.workflow_of(job.name),
+            }
             for job in sorted(self.catalog.jobs, key=_name)
         ]
         edges = [{"from": up, "to": down} for up, down in self.catalog.edges()]
         return {"nodes": nodes, "edges": edges}
+
+    # -- laid-out graphs ---------------------------------------------------------
+
+    def graph_layout(
+        self,
+        focus: Optional[str] = None,
+        workflow: Optional[str] = None,
+        run_id: Optional[str] = None,
+    ) -> dict:
+        """A laid-out graph for the UI: the whole job DAG, one job's ancestors
+        and descendants (`focus`), a workflow's members, or a run's steps."""
+        if run_id is not None:
+            graph, nodes, edges = "run", *self._step_graph(run_id)
+        else:
+            graph, nodes, edges = self._job_graph(focus, workflow)
+        sizes = {name: measure_node(info["lines"]) for name, info in nodes.items()}
+        layout = self._laid_out(sizes, edges)
+        for node in layout["nodes"]:
+            node.update(nodes[node["name"]])
+        layout["graph"] = graph
+        return layout
+
+    def _laid_out(self, sizes: dict, edges: list) -> dict:
+        key = json.dumps([sorted(sizes.items()), sorted(edges)])
+        with self._layout_lock:
+            cached = self._layouts.get(key)
+        if cached is None:
+            cached = layout_dag(sizes, edges)
+            with self._layout_lock:
+                if len(self._layouts) >= 64:
+                    self._layouts.clear()
+                self._layouts[key] = cached
+        return copy.deepcopy(cached)
+
+    def _job_graph(self, focus: Optional[str], workflow: Optional[str]) -> tuple:
+        dag = self.dag()
+        edges = [(edge["from"], edge["to"]) for edge in dag["edges"]]
+        names = {node["name"] for node in dag["nodes"]}
+        graph = "full"
+        if focus is not None:
+            if focus not in names:
+                raise NotFound(f"job {focus} is not in the DAG")
+            names = {focus} | related(focus, edges, 0) | related(focus, edges, 1)
+            graph = "focus"
+        elif workflow is not None:
+            view = next(
+                (v for v in self.workflows()["workflows"] if v["name"] == workflow),
+                None,
+            )
+            if view is None:
+                raise NotFound(f"workflow {workflow} not found")
+            names = set(view["jobs"])
+            graph = "workflow"
+        edges = [(up, down) for up, down in edges if up in names and down in names]
+        info = self._job_node_info(dag, names)
+        return graph, info, edges
+
+    def _job_node_info(self, dag: dict, names: set) -> dict:
+        history = self.store.cached(
+            ("job-history", self.store.fingerprint()), self._job_history
+        )
+        info = {}
+        for node in dag["nodes"]:
+            name = node["name"]
+            if name not in names:
+                continue
+            recent = history["recent"].get(name, [])
+            # A queued request does not hide how the job last ran.
+            latest = next((r for r in recent if r.status != "requested"), None)
+            status = latest.status if latest else "never run"
+            duration = latest.duration_ms if latest else None
+            prefix, _, leaf = name.rpartition(".")
+            subtitle = node["workflow"] or prefix or node["schedule"]
+            lines = [
+                leaf,
+                status
+                + (f" · {format_duration(duration)}" if duration is not None else ""),
+            ]
+            info[name] = {
+                "lines": lines + ([subtitle] if subtitle else []),
+                "status": latest.status if latest else None,
+                "duration_ms": duration,
+                "run_id": latest.run_id if latest else None,
+                "requested": bool(recent) and recent[0].status == "requested",
+                "kind": node["kind"],
+                "workflow": node["workflow"],
+                "schedule": node["schedule"],
+                "timezone": node["timezone"],
+            }
+        return info
+
+    def _step_graph(self, run_id: str) -> tuple:
+        document = self.run(run_id)
+        steps = [step for step in document["steps"] if isinstance(step, dict)]
+        info: dict = {}
+        for step in steps:
+            name = str(step.get("name"))
+            duration = step.get("duration_ms")
+            duration = duration if isinstance(duration, (int, float)) else None
+            status = str(step.get("status") or "pending")
+            label = status + (
+                f" · {format_duration(duration)}" if duration is not None else ""
+            )
+            info[name] = {
+                "lines": [name, label],
+                "status": status,
+                "duration_ms": duration,
+                "error": step.get("error"),
+            }
+        edges = []
+        for step in steps:
+            depends_on = step.get("depends_on")
+            for upstream in depends_on if isinstance(depends_on, list) else []:
+                if str(upstream) in info:
+                    edges.append((str(upstream), str(step.get("name"))))
+        return info, edges
 
     def me(self, authenticated: bool) -> dict:
         token_set = self.config.token is not None
@@ -2067,14 +2437,16 @@ def _text_or_none(value: Any) -> Optional[str]:
     return value if isinstance(value, str) and value else None
 
 
-def _pipeline_kind(job: Optional[Job], recent: Sequence[RunRecord],
-                   latest: Optional[RunRecord]) -> str:
+def _pipeline_kind(
+    job: Optional[Job], recent: Sequence[RunRecord], latest: Optional[RunRecord]
+) -> str:
     # A run-now request is always written as batch and a DLQ replay as replay,
     # so neither says what the pipeline is; the catalog or an ordinary run does.
     if job is not None:
         return job.kind
-    ordinary = next((r.kind for r in recent if r.status != "requested"
-                     and r.kind != "replay"), None)
+    ordinary = next(
+        (r.kind for r in recent if r.status != "requested" and r.kind != "replay"), None
+    )
     return ordinary or (latest.kind if latest else "batch")
 
 
@@ -2083,8 +2455,9 @@ def sorted_by_newest_run(names: Sequence[str], latest: Mapping[str, RunRecord]) 
     /api/runs lists them; pipelines that never ran come last, by name."""
     ordered = sorted(names)
     ordered.sort(key=lambda name: _tiebreak_key(latest.get(name)))
-    ordered.sort(key=lambda name: (name in latest, _started_text(latest.get(name))),
-                 reverse=True)
+    ordered.sort(
+        key=lambda name: (name in latest, _started_text(latest.get(name))), reverse=True
+    )
     return ordered
 
 
@@ -2095,7 +2468,11 @@ def _started_text(record: Optional[RunRecord]) -> str:
 def _tiebreak_key(record: Optional[RunRecord]) -> tuple:
     if record is None or record.tiebreak is None:
         return (0, "")
-    return (1, record.tiebreak) if isinstance(record.tiebreak, str) else (1, f"{record.tiebreak:020d}")
+    return (
+        (1, record.tiebreak)
+        if isinstance(record.tiebreak, str)
+        else (1, f"{record.tiebreak:020d}")
+    )
 
 
 def _synthetic_sort_key(sort: str) -> Callable[[RunRecord], Any]:
@@ -2113,9 +2490,17 @@ def _synthetic_sort_key(sort: str) -> Callable[[RunRecord], Any]:
 # Routes of ematix-flow's `flow web` that flow-web does not serve, because
 # they need ematix-flow's own runtime or its analytics database.
 NOT_SERVED_PREFIXES = (
-    "/api/datasources", "/api/saved-queries", "/api/charts", "/api/dashboards",
-    "/api/alerts", "/api/quality", "/api/freshness", "/api/query", "/api/cache",
-    "/api/streams", "/api/docs",
+    "/api/datasources",
+    "/api/saved-queries",
+    "/api/charts",
+    "/api/dashboards",
+    "/api/alerts",
+    "/api/quality",
+    "/api/freshness",
+    "/api/query",
+    "/api/cache",
+    "/api/streams",
+    "/api/docs",
 )
 RUN_SORTS = tuple(RUN_SORT_COLUMNS)
 
@@ -2134,7 +2519,8 @@ class AuthGate:
             problem = self._check(Headers(scope=scope).get("authorization"))
             if problem is not None:
                 response = JSONResponse(
-                    {"detail": problem}, status_code=401,
+                    {"detail": problem},
+                    status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
                 await response(scope, receive, send)
@@ -2142,7 +2528,11 @@ class AuthGate:
         await self.app(scope, receive, send)
 
     def _needs_token(self, path: str) -> bool:
-        return self.token is not None and path.startswith("/api/") and path != "/api/health"
+        return (
+            self.token is not None
+            and path.startswith("/api/")
+            and path != "/api/health"
+        )
 
     def _check(self, header: Optional[str]) -> Optional[str]:
         scheme, _, value = (header or "").strip().partition(" ")
@@ -2162,25 +2552,29 @@ def request_has_token(request: Request, token: Optional[str]) -> bool:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     offered = value.strip().encode("utf-8", "replace")
     return scheme.lower() == "bearer" and hmac.compare_digest(
-        offered, token.strip().encode("utf-8"))
+        offered, token.strip().encode("utf-8")
+    )
 
 
 def json_response(request: Request, document: Any, status: int = 200) -> Response:
     """A compact JSON response with an ETag, answering 304 when the client
     already has this exact document."""
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False).encode("utf-8")
+    body = json.dumps(
+        document, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if status == 200 and request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    return Response(body, status_code=status, media_type="application/json",
-                    headers=headers)
+    return Response(
+        body, status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def error_response(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"detail": detail}, status_code=status, headers={"Cache-Control": "no-store"}
+    )
 
 
 def api_endpoint(handler: Callable[[Request], Any]) -> Callable[[Request], Response]:
@@ -2209,14 +2603,17 @@ def query_int(request: Request, name: str, default: int, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise BadRequest(f"{name}={text!r} is not a whole number; use e.g. {name}={default}")
+        raise BadRequest(
+            f"{name}={text!r} is not a whole number; use e.g. {name}={default}"
+        ) from None
     if value < minimum:
         raise BadRequest(f"{name}={value} is below the minimum {minimum}")
     return value
 
 
-def query_choice(request: Request, name: str, choices: Sequence[str],
-                 default: Optional[str]) -> Optional[str]:
+def query_choice(
+    request: Request, name: str, choices: Sequence[str], default: Optional[str]
+) -> Optional[str]:
     value = request.query_params.get(name) or default
     if value is not None and value not in choices:
         raise BadRequest(f"{name}={value!r} is not one of: {', '.join(choices)}")
@@ -2244,9 +2641,13 @@ def load_ui_html() -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError:
-        log.warning("ui.html not found next to %s; serving a placeholder page", __file__)
-        return ("<!doctype html><title>flow-web</title><p>The page is missing from"
-                " this build; the API is at <a href=/api/runs>/api/runs</a>.")
+        log.warning(
+            "ui.html not found next to %s; serving a placeholder page", __file__
+        )
+        return (
+            "<!doctype html><title>flow-web</title><p>The page is missing from"
+            " this build; the API is at <a href=/api/runs>/api/runs</a>."
+        )
 
 
 def content_security_policy(page: str) -> str:
@@ -2254,7 +2655,9 @@ def content_security_policy(page: str) -> str:
     and talk only to this server."""
     scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
     hashes = " ".join(
-        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+        "'sha256-"
+        + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()
+        + "'"
         for s in scripts
     )
     return (
@@ -2274,7 +2677,9 @@ def build_routes(api: RunLogApi, config: Config) -> list:
     }
 
     def index(request: Request) -> Response:
-        return Response(page, media_type="text/html; charset=utf-8", headers=page_headers)
+        return Response(
+            page, media_type="text/html; charset=utf-8", headers=page_headers
+        )
 
     @api_endpoint
     def health(request: Request) -> dict:
@@ -2304,6 +2709,20 @@ def build_routes(api: RunLogApi, config: Config) -> list:
     def dag(request: Request) -> dict:
         return api.dag()
 
+    @api_endpoint
+    def dag_layout(request: Request) -> dict:
+        params = {
+            key: request.query_params.get(key) for key in ("focus", "workflow", "run")
+        }
+        given = [key for key, value in params.items() if value]
+        if len(given) > 1:
+            raise BadRequest(
+                f"give at most one of focus, workflow and run, not {given}"
+            )
+        return api.graph_layout(
+            params["focus"] or None, params["workflow"] or None, params["run"] or None
+        )
+
     return [
         Route("/", index),
         Route("/api/health", health),
@@ -2313,6 +2732,7 @@ def build_routes(api: RunLogApi, config: Config) -> list:
         Route("/api/pipelines", pipelines),
         Route("/api/workflows", workflows),
         Route("/api/dag", dag),
+        Route("/api/dag/layout", dag_layout),
     ]
 
 
@@ -2329,7 +2749,9 @@ async def not_found(request: Request, error: Exception) -> Response:
 
 
 async def method_not_allowed(request: Request, error: Exception) -> Response:
-    return error_response(405, f"method {request.method} is not allowed on {request.url.path}")
+    return error_response(
+        405, f"method {request.method} is not allowed on {request.url.path}"
+    )
 
 
 def build_app(config: Config, store: RunLogStore, catalog: Catalog) -> Any:
@@ -2389,28 +2811,56 @@ def demo_catalog() -> Catalog:
     jobs = (
         Job("ingest_orders", schedule=nightly, timezone=new_york),
         Job("load_dim_customer", schedule=nightly, timezone=new_york),
-        Job("build_sales_mart", schedule=nightly, timezone=new_york,
-            depends_on=("ingest_orders", "load_dim_customer")),
-        Job("publish_metrics", schedule=nightly, timezone=new_york,
-            depends_on=("build_sales_mart",)),
+        Job(
+            "build_sales_mart",
+            schedule=nightly,
+            timezone=new_york,
+            depends_on=("ingest_orders", "load_dim_customer"),
+        ),
+        Job(
+            "publish_metrics",
+            schedule=nightly,
+            timezone=new_york,
+            depends_on=("build_sales_mart",),
+        ),
         Job("feature_views_ready", schedule="5 6 * * *", timezone="UTC"),
         Job("backfill_complete"),
         Job("dq_check_orders"),
         Job("dq_publish_report", depends_on=("dq_check_orders",)),
-        Job("feature_store_sync", schedule="*/15 * * * *", timezone="UTC",
-            retry={"max_attempts": 3, "backoff": "fixed", "base_secs": 60}),
+        Job(
+            "feature_store_sync",
+            schedule="*/15 * * * *",
+            timezone="UTC",
+            retry={"max_attempts": 3, "backoff": "fixed", "base_secs": 60},
+        ),
         Job("eu_gdpr_export", schedule="35 6 * * 1-5", timezone="Europe/Berlin"),
         Job("adhoc_vacuum"),
         Job("live_orders", kind="streaming"),
     )
-    gate = TriggerOp("all", ("ingest_orders", TriggerOp(
-        "any", ("feature_views_ready", "backfill_complete"))))
+    gate = TriggerOp(
+        "all",
+        (
+            "ingest_orders",
+            TriggerOp("any", ("feature_views_ready", "backfill_complete")),
+        ),
+    )
     workflows = (
-        Workflow("warehouse_etl", ("ingest_orders", "load_dim_customer",
-                 "build_sales_mart", "publish_metrics"), schedule=nightly,
-                 timezone=new_york),
-        Workflow("data_quality_gate", ("dq_check_orders", "dq_publish_report"),
-                 triggered_by=gate),
+        Workflow(
+            "warehouse_etl",
+            (
+                "ingest_orders",
+                "load_dim_customer",
+                "build_sales_mart",
+                "publish_metrics",
+            ),
+            schedule=nightly,
+            timezone=new_york,
+        ),
+        Workflow(
+            "data_quality_gate",
+            ("dq_check_orders", "dq_publish_report"),
+            triggered_by=gate,
+        ),
         Workflow("realtime_orders", ("live_orders",)),
     )
     return Catalog(jobs, workflows, ("demo",))
@@ -2427,18 +2877,28 @@ class DemoWriter:
         self.runs: list = []
         self.last_run: dict = {}
 
-    def add(self, pipeline: str, started: dt.datetime, seconds: float,
-            status: str = "succeeded", **fields: Any) -> RunRecord:
+    def add(
+        self,
+        pipeline: str,
+        started: dt.datetime,
+        seconds: float,
+        status: str = "succeeded",
+        **fields: Any,
+    ) -> RunRecord:
         finished = started + dt.timedelta(seconds=round(seconds))
         is_open = status in OPEN_STATUSES
         extras = fields.pop("extras", {})
         attempt = fields.pop("attempt", 1)
         run_id = fields.pop("run_id", f"{pipeline}-{started:%Y%m%dT%H%M%S}-{attempt}")
         record = RunRecord(
-            run_id=run_id, pipeline=pipeline, status=status,
+            run_id=run_id,
+            pipeline=pipeline,
+            status=status,
             started_at=format_db_time(started),
             finished_at=None if is_open else format_db_time(finished),
-            attempt=attempt, extras_json=json.dumps(extras, default=str), **fields,
+            attempt=attempt,
+            extras_json=json.dumps(extras, default=str),
+            **fields,
         )
         self.runs.append(record)
         if not is_open and pipeline not in ("warehouse_etl", "data_quality_gate"):
@@ -2449,8 +2909,9 @@ class DemoWriter:
         return self.random.uniform(low, high) * 60
 
 
-def _demo_ticks(expression: str, zone: Optional[str], start: dt.datetime,
-                end: dt.datetime) -> list:
+def _demo_ticks(
+    expression: str, zone: Optional[str], start: dt.datetime, end: dt.datetime
+) -> list:
     ticks, tick = [], next_tick(expression, zone, start)
     while tick is not None and tick <= end:
         ticks.append(tick)
@@ -2459,35 +2920,73 @@ def _demo_ticks(expression: str, zone: Optional[str], start: dt.datetime,
 
 
 def _demo_nightly(writer: DemoWriter, tick: dt.datetime, last: bool) -> None:
-    ingest = writer.add("ingest_orders", tick, writer.minutes(3.5, 5.5),
-                        extras={"workflow": "warehouse_etl"})
-    customers = writer.add("load_dim_customer", tick, writer.minutes(0.7, 1.1),
-                           extras={"workflow": "warehouse_etl"})
+    ingest = writer.add(
+        "ingest_orders",
+        tick,
+        writer.minutes(3.5, 5.5),
+        extras={"workflow": "warehouse_etl"},
+    )
+    customers = writer.add(
+        "load_dim_customer",
+        tick,
+        writer.minutes(0.7, 1.1),
+        extras={"workflow": "warehouse_etl"},
+    )
     mart_start = max(ingest.finished, customers.finished) + dt.timedelta(seconds=2)
     steps = "failed" if last else "succeeded"
     mart = writer.add(
-        "build_sales_mart", mart_start, writer.minutes(2.5, 3.5), status=steps,
+        "build_sales_mart",
+        mart_start,
+        writer.minutes(2.5, 3.5),
+        status=steps,
         failed_step="transform_partition_1" if last else None,
         error_summary=f"transform_partition_1: {DEMO_ERROR}" if last else None,
-        extras={"workflow": "warehouse_etl", "timezone": "America/New_York",
-                "steps": _demo_steps(writer, mart_start, fail=last)},
+        extras={
+            "workflow": "warehouse_etl",
+            "timezone": "America/New_York",
+            "steps": _demo_steps(writer, mart_start, fail=last),
+        },
     )
     members = [ingest, customers, mart]
     if not last:
-        members.append(writer.add("publish_metrics", mart.finished, writer.minutes(0.1, 0.3),
-                                  extras={"workflow": "warehouse_etl"}))
-    writer.add("warehouse_etl", tick,
-               (members[-1].finished - tick).total_seconds(), status=steps,
-               failed_step="build_sales_mart" if last else None,
-               extras={"steps": [{"name": r.pipeline, "status": r.status,
-                                  "run_id": r.run_id, "duration_ms": r.duration_ms}
-                                 for r in members]})
+        members.append(
+            writer.add(
+                "publish_metrics",
+                mart.finished,
+                writer.minutes(0.1, 0.3),
+                extras={"workflow": "warehouse_etl"},
+            )
+        )
+    writer.add(
+        "warehouse_etl",
+        tick,
+        (members[-1].finished - tick).total_seconds(),
+        status=steps,
+        failed_step="build_sales_mart" if last else None,
+        extras={
+            "steps": [
+                {
+                    "name": r.pipeline,
+                    "status": r.status,
+                    "run_id": r.run_id,
+                    "duration_ms": r.duration_ms,
+                }
+                for r in members
+            ]
+        },
+    )
     if last:
-        writer.add("build_sales_mart", writer.now - dt.timedelta(minutes=2), 0,
-                   status="requested", run_id="req-" + uuid.UUID(
-                       int=writer.random.getrandbits(128)).hex,
-                   extras={"restart_from_step": "transform_partition_1",
-                           "prior_run_id": mart.run_id})
+        writer.add(
+            "build_sales_mart",
+            writer.now - dt.timedelta(minutes=2),
+            0,
+            status="requested",
+            run_id="req-" + uuid.UUID(int=writer.random.getrandbits(128)).hex,
+            extras={
+                "restart_from_step": "transform_partition_1",
+                "prior_run_id": mart.run_id,
+            },
+        )
 
 
 def _demo_steps(writer: DemoWriter, start: dt.datetime, fail: bool) -> list:
@@ -2496,13 +2995,18 @@ def _demo_steps(writer: DemoWriter, start: dt.datetime, fail: bool) -> list:
         failed_here = fail and name == "transform_partition_1"
         pending = fail and name in ("merge_partitions", "write_destination")
         millis = None if pending else int(writer.minutes(0.05, 0.9) * 1000)
-        steps.append({
-            "name": name, "depends_on": list(depends_on),
-            "status": "pending" if pending else ("failed" if failed_here else "succeeded"),
-            "started_at": None if pending else format_db_time(clock),
-            "duration_ms": millis,
-            **({"error": DEMO_ERROR} if failed_here else {}),
-        })
+        steps.append(
+            {
+                "name": name,
+                "depends_on": list(depends_on),
+                "status": "pending"
+                if pending
+                else ("failed" if failed_here else "succeeded"),
+                "started_at": None if pending else format_db_time(clock),
+                "duration_ms": millis,
+                **({"error": DEMO_ERROR} if failed_here else {}),
+            }
+        )
         clock += dt.timedelta(milliseconds=millis or 0)
     return steps
 
@@ -2515,9 +3019,13 @@ def _demo_history(writer: DemoWriter, catalog: Catalog) -> None:
     views = _demo_ticks("5 6 * * *", "UTC", start, writer.now)
     for index, tick in enumerate(views):
         failed = index == len(views) - 1
-        writer.add("feature_views_ready", tick, writer.minutes(0.05, 0.1),
-                   status="failed" if failed else "succeeded",
-                   error_summary="upstream feature table is empty" if failed else None)
+        writer.add(
+            "feature_views_ready",
+            tick,
+            writer.minutes(0.05, 0.1),
+            status="failed" if failed else "succeeded",
+            error_summary="upstream feature table is empty" if failed else None,
+        )
     for tick in nightly[:-1]:
         ingest_done = tick + dt.timedelta(minutes=6)
         check = writer.add("dq_check_orders", ingest_done, writer.minutes(0.2, 0.4))
@@ -2531,13 +3039,20 @@ def _demo_history(writer: DemoWriter, catalog: Catalog) -> None:
 
 
 def _demo_sync(writer: DemoWriter, start: dt.datetime) -> None:
-    ticks = _demo_ticks("*/15 * * * *", "UTC", writer.now - dt.timedelta(days=2), writer.now)
+    ticks = _demo_ticks(
+        "*/15 * * * *", "UTC", writer.now - dt.timedelta(days=2), writer.now
+    )
     for index, tick in enumerate(ticks):
         if index == len(ticks) - 1:
             writer.add("feature_store_sync", tick, 0, status="running")
         elif index == len(ticks) - 20:
-            writer.add("feature_store_sync", tick, 45, status="failed",
-                       error_summary="TimeoutError: feature store did not answer in 30 s")
+            writer.add(
+                "feature_store_sync",
+                tick,
+                45,
+                status="failed",
+                error_summary="TimeoutError: feature store did not answer in 30 s",
+            )
         elif index == len(ticks) - 19:
             writer.add("feature_store_sync", tick, writer.minutes(0.5, 0.8), attempt=2)
         else:
@@ -2545,46 +3060,94 @@ def _demo_sync(writer: DemoWriter, start: dt.datetime) -> None:
 
 
 def _demo_misc(writer: DemoWriter) -> None:
-    berlin = _demo_ticks("35 6 * * 1-5", "Europe/Berlin",
-                         writer.now - dt.timedelta(days=DEMO_DAYS), writer.now)
+    berlin = _demo_ticks(
+        "35 6 * * 1-5",
+        "Europe/Berlin",
+        writer.now - dt.timedelta(days=DEMO_DAYS),
+        writer.now,
+    )
     for index, tick in enumerate(berlin):
         last = index == len(berlin) - 1
-        writer.add("eu_gdpr_export", tick, writer.minutes(2.5, 3.5),
-                   status="paused" if last else "succeeded",
-                   extras={"timezone": "Europe/Berlin",
-                           **({"pause_requested": True,
-                               "paused_at": format_api_time(tick + dt.timedelta(minutes=1))}
-                              if last else {})})
+        writer.add(
+            "eu_gdpr_export",
+            tick,
+            writer.minutes(2.5, 3.5),
+            status="paused" if last else "succeeded",
+            extras={
+                "timezone": "Europe/Berlin",
+                **(
+                    {
+                        "pause_requested": True,
+                        "paused_at": format_api_time(tick + dt.timedelta(minutes=1)),
+                    }
+                    if last
+                    else {}
+                ),
+            },
+        )
     writer.add("adhoc_vacuum", writer.now - dt.timedelta(days=6, hours=3), 90)
-    writer.add("load_dim_customer", writer.now - dt.timedelta(days=5, hours=1), 20,
-               status="cancelled", extras={"cancelled_by": "operator"})
+    writer.add(
+        "load_dim_customer",
+        writer.now - dt.timedelta(days=5, hours=1),
+        20,
+        status="cancelled",
+        extras={"cancelled_by": "operator"},
+    )
 
 
 def _demo_stream(writer: DemoWriter) -> None:
     started = writer.now - dt.timedelta(hours=3)
-    writer.add("live_orders", started, 40, status="failed", kind="streaming",
-               run_id=f"live_orders-stream-{started:%Y%m%dT%H%M%SZ}-0badc0de",
-               error_summary="target table main.live_orders does not exist",
-               extras={"error": "target table main.live_orders does not exist"})
+    writer.add(
+        "live_orders",
+        started,
+        40,
+        status="failed",
+        kind="streaming",
+        run_id=f"live_orders-stream-{started:%Y%m%dT%H%M%SZ}-0badc0de",
+        error_summary="target table main.live_orders does not exist",
+        extras={"error": "target table main.live_orders does not exist"},
+    )
     started += dt.timedelta(minutes=5)
-    writer.add("live_orders", started, 3600, kind="streaming",
-               run_id=f"live_orders-stream-{started:%Y%m%dT%H%M%SZ}-5eed5eed",
-               extras=_demo_stream_stats(writer.now - dt.timedelta(hours=1), 280.0, 1.0))
+    writer.add(
+        "live_orders",
+        started,
+        3600,
+        kind="streaming",
+        run_id=f"live_orders-stream-{started:%Y%m%dT%H%M%SZ}-5eed5eed",
+        extras=_demo_stream_stats(writer.now - dt.timedelta(hours=1), 280.0, 1.0),
+    )
     started = writer.now - dt.timedelta(minutes=40)
-    writer.add("live_orders", started, 0, status="running", kind="streaming",
-               run_id=f"live_orders-stream-{started:%Y%m%dT%H%M%SZ}-a11ce5ed",
-               extras=_demo_stream_stats(writer.now - dt.timedelta(seconds=20), 284.9, 1.0))
+    writer.add(
+        "live_orders",
+        started,
+        0,
+        status="running",
+        kind="streaming",
+        run_id=f"live_orders-stream-{started:%Y%m%dT%H%M%SZ}-a11ce5ed",
+        extras=_demo_stream_stats(writer.now - dt.timedelta(seconds=20), 284.9, 1.0),
+    )
 
 
 def _demo_stream_stats(snapshot: dt.datetime, rate: float, batches: float) -> dict:
-    window = {"rows_consumed_per_sec": rate, "rows_written_per_sec": rate,
-              "batches_per_sec": batches, "errors_per_sec": 0.0,
-              "avg_batch_cycle_ms": round(1000 / batches, 2), "span_seconds": 30.0}
-    return {"snapshot_at": snapshot.isoformat(), "rows_consumed_total": int(rate * 2400),
-            "rows_written_total": int(rate * 2400), "batches_total": int(batches * 2400),
-            "errors_total": 0, "stats_1m": window,
-            "stats_5m": dict(window, rows_consumed_per_sec=round(rate * 0.99, 2),
-                             span_seconds=60.0)}
+    window = {
+        "rows_consumed_per_sec": rate,
+        "rows_written_per_sec": rate,
+        "batches_per_sec": batches,
+        "errors_per_sec": 0.0,
+        "avg_batch_cycle_ms": round(1000 / batches, 2),
+        "span_seconds": 30.0,
+    }
+    return {
+        "snapshot_at": snapshot.isoformat(),
+        "rows_consumed_total": int(rate * 2400),
+        "rows_written_total": int(rate * 2400),
+        "batches_total": int(batches * 2400),
+        "errors_total": 0,
+        "stats_1m": window,
+        "stats_5m": dict(
+            window, rows_consumed_per_sec=round(rate * 0.99, 2), span_seconds=60.0
+        ),
+    }
 
 
 def write_demo_runlog(path: str, now: dt.datetime) -> Catalog:
@@ -2608,18 +3171,28 @@ def write_demo_runlog(path: str, now: dt.datetime) -> Catalog:
 
 def _demo_runlog_tables(execute: Callable[..., Any], writer: DemoWriter) -> None:
     for pipeline, (finished, success) in sorted(writer.last_run.items()):
-        execute("INSERT INTO run_log VALUES (?, ?, ?)",
-                (pipeline, format_db_time(finished), int(success)))
+        execute(
+            "INSERT INTO run_log VALUES (?, ?, ?)",
+            (pipeline, format_db_time(finished), int(success)),
+        )
     failures = sorted(p for p, (_, ok) in writer.last_run.items() if not ok)
     for pipeline in failures:
-        execute("INSERT INTO attempt_state VALUES (?, 1, ?, 0)",
-                (pipeline, format_db_time(writer.last_run[pipeline][0])))
+        execute(
+            "INSERT INTO attempt_state VALUES (?, 1, ?, 0)",
+            (pipeline, format_db_time(writer.last_run[pipeline][0])),
+        )
     running = [r for r in writer.runs if r.status == "running" and r.kind == "batch"]
     for record in running:
-        execute("INSERT INTO pipeline_claims VALUES (?, ?, ?, ?, ?)", (
-            record.pipeline, uuid.UUID(int=writer.random.getrandbits(128)).hex,
-            "scheduler-demo-1", record.started_at,
-            format_db_time(writer.now + dt.timedelta(minutes=5))))
+        execute(
+            "INSERT INTO pipeline_claims VALUES (?, ?, ?, ?, ?)",
+            (
+                record.pipeline,
+                uuid.UUID(int=writer.random.getrandbits(128)).hex,
+                "scheduler-demo-1",
+                record.started_at,
+                format_db_time(writer.now + dt.timedelta(minutes=5)),
+            ),
+        )
 
 
 # ------------------------------------------------------------------------------------
@@ -2637,29 +3210,64 @@ def build_parser() -> argparse.ArgumentParser:
         " `catalog` writes a catalog file (run `catalog --help`).",
     )
     add = parser.add_argument
-    add("--bind", "--host", dest="bind", default=DEFAULT_BIND, metavar="ADDRESS",
-        help="address to listen on (default %(default)s; other addresses need --token)")
-    add("--port", type=int, default=DEFAULT_PORT,
-        help="TCP port to listen on, 0 for any free port (default %(default)s)")
+    add(
+        "--bind",
+        "--host",
+        dest="bind",
+        default=DEFAULT_BIND,
+        metavar="ADDRESS",
+        help="address to listen on (default %(default)s; other addresses need --token)",
+    )
+    add(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="TCP port to listen on, 0 for any free port (default %(default)s)",
+    )
     add("--log-level", choices=LOG_LEVELS, default="info", help="default %(default)s")
     add("--access-log", action="store_true", help="log every HTTP request")
     add("--token", help=f"bearer token required on /api/* (env {ENV_TOKEN})")
-    add("--run-log-url", metavar="URL",
-        help=f"RunLog location: sqlite:////path/run_log.db, postgresql://... or mysql://..."
-        f" (env {ENV_RUN_LOG_URL}, then {ENV_RUN_LOG_PATH}, then {DEFAULT_RUN_LOG_PATH})")
-    add("--module", action="append", default=[], metavar="MODULE",
+    add(
+        "--run-log-url",
+        metavar="URL",
+        help="RunLog location: sqlite:////path/run_log.db, postgresql://... or"
+        f" mysql://... (env {ENV_RUN_LOG_URL}, then {ENV_RUN_LOG_PATH}, then"
+        f" {DEFAULT_RUN_LOG_PATH})",
+    )
+    add(
+        "--module",
+        action="append",
+        default=[],
+        metavar="MODULE",
         help="pipeline module to import for schedules, workflows and the DAG;"
-        " repeatable; needs ematix-flow installed")
-    add("--catalog", dest="catalog_path", metavar="FILE",
+        " repeatable; needs ematix-flow installed",
+    )
+    add(
+        "--catalog",
+        dest="catalog_path",
+        metavar="FILE",
         help="catalog file written by the catalog subcommand (for hosts without"
-        " ematix-flow)")
-    add("--demo", action="store_true",
-        help="create a demo RunLog in a temporary folder and serve it")
-    add("--read-only", action="store_true",
-        help="never write to the RunLog: actions are off and their buttons hidden")
-    add("--late-after", dest="late_grace_s", type=int, default=LATE_GRACE_S,
-        metavar="SECONDS", help="mark a scheduled job late when its cron tick is"
-        " this many seconds old with no run started (default %(default)s)")
+        " ematix-flow)",
+    )
+    add(
+        "--demo",
+        action="store_true",
+        help="create a demo RunLog in a temporary folder and serve it",
+    )
+    add(
+        "--read-only",
+        action="store_true",
+        help="never write to the RunLog: actions are off and their buttons hidden",
+    )
+    add(
+        "--late-after",
+        dest="late_grace_s",
+        type=int,
+        default=LATE_GRACE_S,
+        metavar="SECONDS",
+        help="mark a scheduled job late when its cron tick is"
+        " this many seconds old with no run started (default %(default)s)",
+    )
     add("--now", metavar="ISO_TIME", help=argparse.SUPPRESS)
     add("--version", action="version", version=f"flow-web {__version__}")
     return parser
@@ -2671,16 +3279,29 @@ def build_catalog_parser() -> argparse.ArgumentParser:
         description="Import pipeline modules with ematix-flow and write their jobs,"
         " workflows and triggers as a catalog file for --catalog.",
     )
-    parser.add_argument("--module", action="append", required=True, metavar="MODULE",
-                        help="pipeline module to import; repeatable")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="file to write (default: standard output)")
+    parser.add_argument(
+        "--module",
+        action="append",
+        required=True,
+        metavar="MODULE",
+        help="pipeline module to import; repeatable",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="file to write (default: standard output)",
+    )
     return parser
 
 
 def resolve_run_log_url(flag: Optional[str], environ: Mapping[str, str]) -> str:
     """The RunLog URL from the flag, the environment or the default path."""
-    for candidate in (flag, environ.get(ENV_RUN_LOG_URL), environ.get(ENV_RUN_LOG_PATH)):
+    for candidate in (
+        flag,
+        environ.get(ENV_RUN_LOG_URL),
+        environ.get(ENV_RUN_LOG_PATH),
+    ):
         if candidate:
             return candidate
     default = os.path.expanduser(DEFAULT_RUN_LOG_PATH)
@@ -2693,8 +3314,9 @@ def resolve_run_log_url(flag: Optional[str], environ: Mapping[str, str]) -> str:
     )
 
 
-def config_from_args(args: argparse.Namespace, environ: Mapping[str, str],
-                     run_log_url: str) -> Config:
+def config_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str], run_log_url: str
+) -> Config:
     now = None
     if args.now:
         now = parse_timestamp(args.now)
@@ -2704,20 +3326,32 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str],
         raise ConfigError(f"--port {args.port} is not a TCP port (0-65535)")
     token = args.token if args.token is not None else environ.get(ENV_TOKEN)
     if token is not None and not token.strip():
-        raise ConfigError(f"the token from --token or {ENV_TOKEN} is empty; give a"
-                          " non-empty token or leave it unset")
+        raise ConfigError(
+            f"the token from --token or {ENV_TOKEN} is empty; give a"
+            " non-empty token or leave it unset"
+        )
     return Config(
-        run_log_url=run_log_url, bind=args.bind, port=args.port,
-        log_level=args.log_level, token=token, modules=tuple(args.module),
-        catalog_path=args.catalog_path, read_only=args.read_only, now=now,
-        late_grace_s=args.late_grace_s, access_log=args.access_log,
+        run_log_url=run_log_url,
+        bind=args.bind,
+        port=args.port,
+        log_level=args.log_level,
+        token=token,
+        modules=tuple(args.module),
+        catalog_path=args.catalog_path,
+        read_only=args.read_only,
+        now=now,
+        late_grace_s=args.late_grace_s,
+        access_log=args.access_log,
     )
 
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -2739,7 +3373,8 @@ def listen_socket(bind: str, port: int) -> Any:
 
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
-            bind, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            bind, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
@@ -2748,7 +3383,7 @@ def listen_socket(bind: str, port: int) -> Any:
         raise ConfigError(
             f"cannot listen on {bind}:{port}: {error.strerror or error}; pass --port"
             " with a free port or --bind with an address of this host"
-        )
+        ) from None
     sock.setblocking(False)
     return sock
 
@@ -2761,7 +3396,10 @@ def serve(config: Config, store: RunLogStore, catalog: Catalog) -> None:
     shown = f"[{host}]" if ":" in host else host
     log.info(
         "flow-web %s listening on http://%s:%d/ (RunLog %s; catalog %s; auth %s%s)",
-        __version__, shown, port, store.connector.describe(),
+        __version__,
+        shown,
+        port,
+        store.connector.describe(),
         ", ".join(catalog.sources) or "from run history only",
         "bearer token required" if config.token else "off",
         "; read-only" if config.read_only else "",
@@ -2770,12 +3408,17 @@ def serve(config: Config, store: RunLogStore, catalog: Catalog) -> None:
         log.warning(
             "listening on %s without a token: anyone who can reach this port can"
             " restart, rerun or pause runs; pass --token or set %s",
-            config.bind, ENV_TOKEN,
+            config.bind,
+            ENV_TOKEN,
         )
     app = build_app(config, store, catalog)
     server_config = uvicorn.Config(
-        app, log_config=None, access_log=config.access_log,
-        timeout_keep_alive=5, server_header=False, proxy_headers=False,
+        app,
+        log_config=None,
+        access_log=config.access_log,
+        timeout_keep_alive=5,
+        server_header=False,
+        proxy_headers=False,
         lifespan="off",
     )
     uvicorn.Server(server_config).run(sockets=[sock])
@@ -2793,8 +3436,12 @@ def catalog_command(argv: Sequence[str]) -> int:
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(temporary, args.output)
-    log.info("wrote %d jobs and %d workflows to %s", len(catalog.jobs),
-             len(catalog.workflows), args.output)
+    log.info(
+        "wrote %d jobs and %d workflows to %s",
+        len(catalog.jobs),
+        len(catalog.workflows),
+        args.output,
+    )
     return 0
 
 
@@ -2810,13 +3457,15 @@ def serve_command(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     return 0
 
 
-def _run_log_source(args: argparse.Namespace, environ: Mapping[str, str],
-                    cleanup: contextlib.ExitStack) -> tuple:
+def _run_log_source(
+    args: argparse.Namespace, environ: Mapping[str, str], cleanup: contextlib.ExitStack
+) -> tuple:
     if not args.demo:
         return resolve_run_log_url(args.run_log_url, environ), None
     if args.run_log_url:
-        raise ConfigError("--demo writes and serves its own RunLog; drop --run-log-url"
-                          " or --demo")
+        raise ConfigError(
+            "--demo writes and serves its own RunLog; drop --run-log-url or --demo"
+        )
     folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="flow-web-demo-"))
     path = os.path.join(folder, "run_log.db")
     now = parse_timestamp(args.now) if args.now else dt.datetime.now(dt.timezone.utc)
