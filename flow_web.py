@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import collections
 import contextlib
 import copy
 import dataclasses
@@ -84,6 +85,7 @@ DB_BUSY_TIMEOUT_S = 3.0
 # "has anything changed" signal (SQLite's PRAGMA data_version is used instead).
 CACHE_TTL_S = 2.0
 DB_POOL_SIZE = 8
+CACHE_MAX_ENTRIES = 64
 
 RUNS_DEFAULT_LIMIT = 50
 RUNS_MAX_LIMIT = 1000
@@ -181,6 +183,11 @@ def parse_timestamp(text: Any) -> Optional[dt.datetime]:
         )
     if not isinstance(text, str):
         return None
+    return _parse_timestamp_text(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_timestamp_text(text: str) -> Optional[dt.datetime]:
     match = _TIMESTAMP_RE.fullmatch(text.strip())
     if match is None:
         return None
@@ -315,8 +322,11 @@ class RunRecord:
         return value if isinstance(value, dict) else {"raw_extras_json": text}
 
 
-def _record_from_row(columns: Sequence[str], row: Sequence[Any]) -> RunRecord:
+def _record_from_row(
+    columns: Sequence[str], row: Sequence[Any], tiebreak: Any = None
+) -> RunRecord:
     values = dict(zip(columns, row))
+    values["tiebreak"] = tiebreak
     values["attempt"] = _coerce_attempt(values.get("attempt"))
     for name in ("run_id", "pipeline", "status", "kind"):
         values[name] = _coerce_text(values.get(name)) or ""
@@ -409,6 +419,9 @@ class Connector:
     def connect(self, write: bool = False) -> Any:
         raise NotImplementedError
 
+    def fetch_all(self, connection: Any, sql: str, params: Sequence[Any]) -> list:
+        return _execute(connection, sql, params).fetchall()
+
     def identity(self) -> Any:
         """A value that changes when the database behind the location is
         replaced (a restored file); pooled connections are reopened then."""
@@ -460,8 +473,21 @@ class SQLiteConnector(Connector):
             isolation_level=None,
             check_same_thread=False,
         )
-        connection.text_factory = lambda raw: raw.decode("utf-8", "replace")
         return connection
+
+    def fetch_all(self, connection: Any, sql: str, params: Sequence[Any]) -> list:
+        try:
+            return super().fetch_all(connection, sql, params)
+        except sqlite3.OperationalError as error:
+            if "decode" not in str(error):
+                raise
+        # Text that is not UTF-8 (written by some other tool) is shown with
+        # replacement characters instead of failing the whole page.
+        connection.text_factory = _decode_leniently
+        try:
+            return super().fetch_all(connection, sql, params)
+        finally:
+            connection.text_factory = str
 
     def identity(self) -> Any:
         try:
@@ -598,7 +624,8 @@ class RunLogStore:
         self._marker_lock = threading.Lock()
         self._watcher: Any = None
         self._watcher_identity: Any = None
-        self._cache: dict = {}
+        self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._cache_fingerprint: Any = None
         self._cache_locks: dict = {}
         self._cache_lock = threading.Lock()
 
@@ -670,7 +697,7 @@ class RunLogStore:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list:
         with self.connection() as connection:
-            return _execute(connection, self.dialect.sql(sql), params).fetchall()
+            return self.connector.fetch_all(connection, self.dialect.sql(sql), params)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Callable[..., Any]]:
@@ -726,9 +753,14 @@ class RunLogStore:
         self._watcher = None
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """Return `compute()` for `key`, computed at most once per key while
-        concurrent callers wait for the first one."""
+        """Return `compute()` for `key` as of the RunLog's current state. The
+        cache empties whenever the RunLog changes; concurrent callers of one
+        key wait for the first one instead of computing it again."""
+        fingerprint = self.fingerprint()
         with self._cache_lock:
+            if fingerprint != self._cache_fingerprint:
+                self._cache.clear()
+                self._cache_fingerprint = fingerprint
             if key in self._cache:
                 return self._cache[key]
             key_lock = self._cache_locks.setdefault(key, threading.Lock())
@@ -738,10 +770,11 @@ class RunLogStore:
                     return self._cache[key]
             value = compute()
             with self._cache_lock:
-                if len(self._cache) >= 256:
-                    self._cache.clear()
-                    self._cache_locks = {key: key_lock}
-                self._cache[key] = value
+                # A result computed while the RunLog changed is not kept.
+                if fingerprint == self._cache_fingerprint:
+                    self._cache[key] = value
+                    while len(self._cache) > CACHE_MAX_ENTRIES:
+                        self._cache.popitem(last=False)
                 self._cache_locks.pop(key, None)
             return value
 
@@ -823,14 +856,18 @@ class RunLogStore:
         self,
         names: Sequence[str],
         per_name: int,
-        where: str = "",
+        status: Optional[str] = None,
         columns: Sequence[str] = SUMMARY_COLUMNS,
     ) -> dict:
         """The `per_name` newest runs of each pipeline (optionally only those
-        matching the extra `where` term), newest first, keyed by pipeline; one
-        statement per 100 names, each part served by the pipeline index."""
+        with the given status), newest first, keyed by pipeline; one statement
+        per 100 names, each part served by the pipeline index."""
         result: dict = {name: [] for name in names}
-        extra = f" AND {where}" if where else ""
+        extra = ""
+        if status is not None:
+            extra = " AND " + self.dialect.status_with_pipeline_sql.replace(
+                "?", f"'{RUN_STATUSES[RUN_STATUSES.index(status)]}'"
+            )
         tiebreak = self.dialect.tiebreak_column
         select = (
             f"SELECT {', '.join(columns)}, {tiebreak} AS tiebreak FROM run_records"
@@ -847,8 +884,7 @@ class RunLogStore:
             for name in chunk:
                 params += [name, per_name]
             for row in self.query(" UNION ALL ".join(parts), params):
-                record = _record_from_row(columns, row[:-1])
-                record = dataclasses.replace(record, tiebreak=row[-1])
+                record = _record_from_row(columns, row[:-1], tiebreak=row[-1])
                 result[record.pipeline].append(record)
         for records in result.values():
             records.sort(key=lambda record: record.tiebreak)
@@ -963,6 +999,10 @@ RUN_SORT_COLUMNS = {
 TABLE_NAMES_SQL = {
     "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
 }
+
+
+def _decode_leniently(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 def _execute(connection: Any, sql: str, params: Sequence[Any]) -> Any:
@@ -1490,25 +1530,35 @@ def tick_label(tick: dt.datetime, zone_name: Optional[str], now: dt.datetime) ->
 
 
 class Forecaster:
-    """Next-run forecasts, each reused until its tick passes."""
+    """The cron ticks around now, for each (cron, zone), reused until the
+    next tick passes."""
 
     def __init__(self) -> None:
-        self._ticks: dict = {}
+        self._brackets: dict = {}
         self._lock = threading.Lock()
+
+    def bracket(
+        self, expression: str, zone_name: Optional[str], now: dt.datetime
+    ) -> tuple:
+        """(last tick before now, first tick after now); either may be None."""
+        key = (expression, zone_name)
+        with self._lock:
+            known = self._brackets.get(key)
+        if known is not None and known[0] < now < known[1]:
+            return known
+        bracket = (
+            previous_tick(expression, zone_name, now),
+            next_tick(expression, zone_name, now),
+        )
+        if None not in bracket:
+            with self._lock:
+                self._brackets[key] = bracket
+        return bracket
 
     def next_run(
         self, expression: str, zone_name: Optional[str], now: dt.datetime
     ) -> Optional[dt.datetime]:
-        key = (expression, zone_name)
-        with self._lock:
-            known = self._ticks.get(key)
-        if known is not None and known[0] <= now < known[1]:
-            return known[1]
-        tick = next_tick(expression, zone_name, now)
-        if tick is not None:
-            with self._lock:
-                self._ticks[key] = (now, tick)
-        return tick
+        return self.bracket(expression, zone_name, now)[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1536,7 +1586,7 @@ def read_name_histories(store: RunLogStore, names: Sequence[str]) -> dict:
     if not names or not store.has_history():
         return {name: NameHistory() for name in names}
     recent = store.newest_runs(names, TRIGGER_TERMINAL_WINDOW_RUNS)
-    successes = store.newest_runs(names, 1, where="status = 'succeeded'")
+    successes = store.newest_runs(names, 1, status="succeeded")
     histories = {}
     for name in names:
         terminal = next(
@@ -1749,13 +1799,17 @@ def combine_states(kind: str, states: Sequence[str]) -> str:
 
 
 def late_since(
-    job: Job, newest_start: Optional[dt.datetime], now: dt.datetime, grace_s: int
+    job: Job,
+    newest_start: Optional[dt.datetime],
+    now: dt.datetime,
+    grace_s: int,
+    forecaster: Forecaster,
 ) -> Optional[dt.datetime]:
     """The cron tick a batch job missed: the latest tick is more than `grace_s`
     old and no run started since (a minute early counts, for clock skew)."""
     if job.kind != "batch" or not job.schedule:
         return None
-    due = previous_tick(job.schedule, job.timezone, now)
+    due = forecaster.bracket(job.schedule, job.timezone, now)[0]
     if due is None or (now - due).total_seconds() <= grace_s:
         return None
     if newest_start is not None and newest_start >= due - dt.timedelta(minutes=1):
@@ -2007,6 +2061,21 @@ def synthetic_runs(store: RunLogStore, now: dt.datetime) -> list:
     return records
 
 
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    """A JSON document serialised once, with its ETag, for reuse."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, document: Any) -> Rendered:
+        body = json.dumps(
+            document, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode("utf-8")
+        return cls(body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+
+
 class RunLogApi:
     """Builds the JSON documents of the read API from the store and catalog."""
 
@@ -2018,6 +2087,13 @@ class RunLogApi:
         self._warned_no_history = False
         self._layouts: dict = {}
         self._layout_lock = threading.Lock()
+
+    def cached_document(self, key: Any, build: Callable[[], Any]) -> Rendered:
+        """The rendered document for `key`, rebuilt when the RunLog changes
+        and, for time-relative fields, every few seconds."""
+        bucket = int(self.config.clock().timestamp() // DOCUMENT_TIME_BUCKET_S)
+        full_key = ("document", key, bucket)
+        return self.store.cached(full_key, lambda: Rendered.of(build()))
 
     # -- runs -------------------------------------------------------------------------
 
@@ -2129,13 +2205,12 @@ class RunLogApi:
 
     def pipelines(self) -> dict:
         now = self.config.clock()
-        fingerprint = self.store.fingerprint()
-        history = self.store.cached(("job-history", fingerprint), self._job_history)
+        history = self.store.cached("job-history", self._job_history)
         since = (now - dt.timedelta(days=FAILURE_WINDOW_DAYS)).replace(
             second=0, microsecond=0
         )
         counts = self.store.cached(
-            ("failure-counts", fingerprint, since),
+            ("failure-counts", since),
             lambda: self._window_counts(history["names"], since),
         )
         names = sorted_by_newest_run(history["names"], history["latest"])
@@ -2160,11 +2235,19 @@ class RunLogApi:
         catalog_names = [
             job.name for job in self.catalog.jobs if job.name not in recent
         ]
+        newest = {name: runs[0] for name, runs in latest.items() if runs}
+        all_names = sorted(set(names) | set(catalog_names))
+        entries = {
+            name: self._static_entry(
+                name, recent.get(name, []), newest.get(name), durations.get(name, [])
+            )
+            for name in all_names
+        }
         return {
-            "names": sorted(set(names) | set(catalog_names)),
+            "names": all_names,
             "recent": recent,
-            "latest": {name: runs[0] for name, runs in latest.items() if runs},
-            "durations": durations,
+            "latest": newest,
+            "entries": entries,
             "retry": self.store.attempt_states(),
             "claims": self.store.claims(),
         }
@@ -2177,34 +2260,28 @@ class RunLogApi:
     def _pipeline_entry(
         self, name: str, history: dict, counts: dict, now: dt.datetime
     ) -> dict:
+        static = history["entries"][name]
         job = self.catalog.job(name)
-        latest = history["latest"].get(name)
-        recent = history["recent"].get(name, [])
-        extras = latest.extras() if latest is not None else {}
-        kind = _pipeline_kind(job, recent, latest)
         total, failed = counts.get(name, (0, 0))
-        newest_start = next(
-            (r.started for r in recent if r.status != "requested"), None
-        )
-        late = (
-            late_since(job, newest_start, now, self.config.late_grace_s)
-            if job
-            else None
-        )
+        late = None
+        if job is not None:
+            late = late_since(
+                job,
+                static["newest_start"],
+                now,
+                self.config.late_grace_s,
+                self.forecaster,
+            )
         return {
             "name": name,
-            "kind": kind,
-            "latest_run": run_summary(latest) if latest is not None else None,
+            "kind": static["kind"],
+            "latest_run": static["latest_run"],
             "failure_rate_7d": failed / total if total else 0.0,
-            "median_duration_ms": median_ms(history["durations"].get(name, [])),
-            "recent_runs": [run_summary(r) for r in reversed(recent)],
-            "next_run_at": self._next_run_at(job, kind, extras, now),
-            "timezone": None
-            if kind == "streaming"
-            else (
-                _text_or_none(extras.get("timezone")) or (job.timezone if job else None)
-            ),
-            "streaming_stats": streaming_stats(latest, extras) if latest else None,
+            "median_duration_ms": static["median_duration_ms"],
+            "recent_runs": static["recent_runs"],
+            "next_run_at": self._next_run_at(job, static, now),
+            "timezone": static["timezone"],
+            "streaming_stats": static["streaming_stats"],
             "schedule": job.schedule if job else None,
             "workflow": self.catalog.workflow_of(name),
             "in_catalog": job is not None,
@@ -2216,12 +2293,35 @@ class RunLogApi:
             "claim": history["claims"].get(name),
         }
 
+    def _static_entry(self, name: str, recent: list, latest, durations: list) -> dict:
+        """The parts of a /api/pipelines entry that change only with the RunLog."""
+        job = self.catalog.job(name)
+        extras = latest.extras() if latest is not None else {}
+        kind = _pipeline_kind(job, recent, latest)
+        timezone = None
+        if kind != "streaming":
+            timezone = _text_or_none(extras.get("timezone")) or (
+                job.timezone if job else None
+            )
+        return {
+            "kind": kind,
+            "latest_run": run_summary(latest) if latest is not None else None,
+            "median_duration_ms": median_ms(durations),
+            "recent_runs": [run_summary(r) for r in reversed(recent)],
+            "timezone": timezone,
+            "streaming_stats": streaming_stats(latest, extras) if latest else None,
+            "stored_next_run": parse_timestamp(extras.get("next_run_at")),
+            "newest_start": next(
+                (r.started for r in recent if r.status != "requested"), None
+            ),
+        }
+
     def _next_run_at(
-        self, job: Optional[Job], kind: str, extras: Mapping[str, Any], now: dt.datetime
+        self, job: Optional[Job], static: dict, now: dt.datetime
     ) -> Optional[str]:
-        if kind == "streaming":
+        if static["kind"] == "streaming":
             return None
-        stored = parse_timestamp(extras.get("next_run_at"))
+        stored = static["stored_next_run"]
         if stored is not None and stored > now:
             return format_forecast_time(stored)
         if job is None or not job.schedule:
@@ -2234,21 +2334,20 @@ class RunLogApi:
 
     def workflows(self) -> dict:
         now = self.config.clock()
-        fingerprint = self.store.fingerprint()
-        names = self._history_names(fingerprint)
+        names = self._history_names()
         views = workflow_views(self.catalog, names)
         wanted = TriggerEvaluator.names_needed(self.catalog, views)
         histories = self.store.cached(
-            ("name-histories", fingerprint, tuple(wanted)),
+            ("name-histories", tuple(wanted)),
             lambda: read_name_histories(self.store, wanted),
         )
         evaluator = TriggerEvaluator(self.catalog, histories, now, self.forecaster)
         return {"workflows": [self._workflow_entry(view, evaluator) for view in views]}
 
-    def _history_names(self, fingerprint: Any) -> list:
+    def _history_names(self) -> list:
         if not self.catalog.is_empty():
             return []
-        return self.store.cached(("history-names", fingerprint), self._all_names)
+        return self.store.cached("history-names", self._all_names)
 
     def _all_names(self) -> list:
         if self._has_history():
@@ -2274,7 +2373,7 @@ class RunLogApi:
         """Every job and streaming pipeline with its `depends_on` edges; from the
         run history alone when there is no catalog."""
         if self.catalog.is_empty():
-            names = self._history_names(self.store.fingerprint())
+            names = self._history_names()
             nodes = [
                 {
                     "name": n,
@@ -2343,22 +2442,18 @@ class RunLogApi:
             names = {focus} | related(focus, edges, 0) | related(focus, edges, 1)
             graph = "focus"
         elif workflow is not None:
-            view = next(
-                (v for v in self.workflows()["workflows"] if v["name"] == workflow),
-                None,
-            )
+            views = workflow_views(self.catalog, self._history_names())
+            view = next((v for v in views if v.name == workflow), None)
             if view is None:
                 raise NotFound(f"workflow {workflow} not found")
-            names = set(view["jobs"])
+            names = set(view.jobs)
             graph = "workflow"
         edges = [(up, down) for up, down in edges if up in names and down in names]
         info = self._job_node_info(dag, names)
         return graph, info, edges
 
     def _job_node_info(self, dag: dict, names: set) -> dict:
-        history = self.store.cached(
-            ("job-history", self.store.fingerprint()), self._job_history
-        )
+        history = self.store.cached("job-history", self._job_history)
         info = {}
         for node in dag["nodes"]:
             name = node["name"]
@@ -2559,10 +2654,8 @@ def request_has_token(request: Request, token: Optional[str]) -> bool:
 def json_response(request: Request, document: Any, status: int = 200) -> Response:
     """A compact JSON response with an ETag, answering 304 when the client
     already has this exact document."""
-    body = json.dumps(
-        document, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    ).encode("utf-8")
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    rendered = document if isinstance(document, Rendered) else Rendered.of(document)
+    body, etag = rendered.body, rendered.etag
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if status == 200 and request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
@@ -2690,24 +2783,26 @@ def build_routes(api: RunLogApi, config: Config) -> list:
         return api.me(request_has_token(request, config.token))
 
     @api_endpoint
-    def runs(request: Request) -> dict:
-        return api.runs(**runs_query(request))
+    def runs(request: Request) -> Rendered:
+        query = runs_query(request)
+        key = ("runs", tuple(sorted(query.items())))
+        return api.cached_document(key, lambda: api.runs(**query))
 
     @api_endpoint
     def run(request: Request) -> dict:
         return api.run(request.path_params["run_id"])
 
     @api_endpoint
-    def pipelines(request: Request) -> dict:
-        return api.pipelines()
+    def pipelines(request: Request) -> Rendered:
+        return api.cached_document("pipelines", api.pipelines)
 
     @api_endpoint
-    def workflows(request: Request) -> dict:
-        return api.workflows()
+    def workflows(request: Request) -> Rendered:
+        return api.cached_document("workflows", api.workflows)
 
     @api_endpoint
-    def dag(request: Request) -> dict:
-        return api.dag()
+    def dag(request: Request) -> Rendered:
+        return api.cached_document("dag", api.dag)
 
     @api_endpoint
     def dag_layout(request: Request) -> dict:
@@ -2719,8 +2814,14 @@ def build_routes(api: RunLogApi, config: Config) -> list:
             raise BadRequest(
                 f"give at most one of focus, workflow and run, not {given}"
             )
-        return api.graph_layout(
-            params["focus"] or None, params["workflow"] or None, params["run"] or None
+        key = ("layout", params["focus"], params["workflow"], params["run"])
+        return api.cached_document(
+            key,
+            lambda: api.graph_layout(
+                params["focus"] or None,
+                params["workflow"] or None,
+                params["run"] or None,
+            ),
         )
 
     return [
