@@ -7,10 +7,11 @@ import datetime as dt
 import sqlite3
 import threading
 
-import flow_web
 import pytest
 from conftest import CAPTURED_AT, FIXTURE_DB, run_pyz
 from starlette.testclient import TestClient
+
+import flow_web
 
 NOW = flow_web.parse_timestamp(CAPTURED_AT)
 
@@ -176,8 +177,9 @@ def test_new_run_appears_without_restart(tmp_path):
     before = client.get("/api/pipelines").json()
     writer = sqlite3.connect(path)
     writer.execute(
-        "INSERT INTO run_records VALUES ('adhoc_vacuum-20261204T153540-1', 'adhoc_vacuum',"
-        " 'running', '2026-12-04T15:35:40Z', NULL, 1, NULL, NULL, NULL, 'batch', '{}')"
+        "INSERT INTO run_records VALUES ('adhoc_vacuum-20261204T153540-1',"
+        " 'adhoc_vacuum', 'running', '2026-12-04T15:35:40Z', NULL, 1, NULL, NULL,"
+        " NULL, 'batch', '{}')"
     )
     writer.commit()
     writer.close()
@@ -270,7 +272,7 @@ def test_url_forms():
     assert flow_web.parse_run_log_url("sqlite:////var/x.db").path == "/var/x.db"
     assert flow_web.parse_run_log_url("sqlite:///var/x.db").path == "/var/x.db"
     relative = flow_web.parse_run_log_url("sqlite:///./x.db").path
-    assert relative == str((flow_web.Path.cwd() / "x.db"))
+    assert relative == str(flow_web.Path.cwd() / "x.db")
     assert flow_web.parse_run_log_url("file:///var/x%20y.db").path == "/var/x y.db"
     assert flow_web.parse_run_log_url("/var/x.db").path == "/var/x.db"
 

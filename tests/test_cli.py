@@ -297,8 +297,8 @@ def test_history_only_database(pyz, tmp_path):
             attempt_count INTEGER NOT NULL, last_attempt_at TEXT NOT NULL,
             gave_up INTEGER NOT NULL);
         CREATE TABLE pipeline_claims (pipeline_name TEXT PRIMARY KEY,
-            claim_token TEXT NOT NULL, worker_id TEXT NOT NULL, claimed_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL);
+            claim_token TEXT NOT NULL, worker_id TEXT NOT NULL,
+            claimed_at TEXT NOT NULL, expires_at TEXT NOT NULL);
         INSERT INTO run_log VALUES ('nightly', '2026-12-04T07:14:33Z', 1),
                                    ('flaky', '2026-12-04T06:05:03Z', 0);
         INSERT INTO attempt_state VALUES ('flaky', 2, '2026-12-04T06:05:00Z', 0);

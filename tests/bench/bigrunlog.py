@@ -20,8 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import flow_web  # noqa: E402
 from project import project_graph  # noqa: E402
+
+import flow_web  # noqa: E402
 
 END = dt.datetime(2026, 11, 30, 23, 0, tzinfo=dt.timezone.utc)
 SPAN = dt.timedelta(days=730)
