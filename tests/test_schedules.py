@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import flow_web
 import pytest
+
+import flow_web
 from flow_web import Catalog, Job, NameHistory, RunRecord, TriggerOp, Workflow
 
 UTC = dt.timezone.utc
