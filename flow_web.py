@@ -124,8 +124,8 @@ class Config:
 
 
 class FlowWebError(Exception):
-    """Base of the errors flow-web reports to a user; `status` is the HTTP
-    status the API answers with, and the message is shown as is."""
+    """Base of the errors flow-web reports to a user. `status` is the HTTP
+    status of the API response, and the message is shown as is."""
 
     status = 500
 
@@ -172,8 +172,8 @@ _TIMESTAMP_RE = re.compile(
 def parse_timestamp(text: Any) -> Optional[dt.datetime]:
     """Parse an ISO 8601 timestamp as the RunLog stores it into an aware UTC
     datetime. Accepts a `Z`, `+00:00` or `+0000` offset, no offset (read as
-    UTC), a space instead of `T` and any number of fraction digits; returns None
-    for anything else, including None and datetimes without a date."""
+    UTC), a space instead of `T` and any number of fraction digits. Returns
+    None for anything else, including None."""
     if isinstance(text, dt.datetime):
         moment = text
         return (
@@ -592,8 +592,8 @@ def parse_run_log_url(url: str) -> Connector:
 
 def _sqlite_url_path(url: str) -> str:
     # ematix-flow takes everything after "sqlite://" as the path, so
-    # sqlite:///var/x.db is /var/x.db; it also turns sqlite:///./x.db into
-    # /./x.db, which we read as the relative path ./x.db instead.
+    # sqlite:///var/x.db is /var/x.db. It also turns sqlite:///./x.db into
+    # /./x.db, which flow-web reads as the relative path ./x.db instead.
     rest = urllib.parse.unquote(url[len("sqlite://") :].split("?", 1)[0])
     if rest.startswith(("/./", "/../")):
         return rest[1:]
@@ -1055,7 +1055,7 @@ class TriggerOp:
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """A batch job or streaming pipeline the catalog knows by name."""
+    """A batch job or streaming pipeline listed in the catalog."""
 
     name: str
     kind: str = "batch"
@@ -1079,7 +1079,7 @@ class Workflow:
 
 @dataclasses.dataclass(frozen=True)
 class Catalog:
-    """Jobs and declared workflows, in registration order. `sources` says
+    """Jobs and declared workflows, in registration order. `sources` names
     where they came from, for the start-up log and `/api/me`."""
 
     jobs: tuple = ()
@@ -1099,8 +1099,8 @@ class Catalog:
         return self._workflows_by_name.get(name)
 
     def workflow_of(self, job_name: str) -> Optional[str]:
-        """The declared workflow a job belongs to; the last declaration wins,
-        as in ematix-flow."""
+        """Return the declared workflow a job belongs to. The last declaration
+        wins, as in ematix-flow."""
         owner = None
         for workflow in self.workflows:
             if job_name in workflow.jobs:
@@ -1108,7 +1108,8 @@ class Catalog:
         return owner
 
     def edges(self) -> list:
-        """Every `depends_on` edge as (upstream, downstream), in registration order."""
+        """Return every `depends_on` edge as (upstream, downstream), in
+        registration order."""
         return [
             (upstream, job.name) for job in self.jobs for upstream in job.depends_on
         ]
@@ -1230,7 +1231,7 @@ def _trigger_from_registry(op: Any) -> Optional[TriggerOp]:
 
 
 def catalog_to_json(catalog: Catalog) -> dict:
-    """The catalog file document; see "Catalog file" in the README."""
+    """Build the catalog file document (its schema is in the README)."""
     return {
         "format": CATALOG_FORMAT,
         "version": CATALOG_VERSION,
@@ -1445,7 +1446,7 @@ def _check_catalog_names(catalog: Catalog) -> None:
 
 
 def load_catalog(config: Config) -> Catalog:
-    """The catalog of the `--module` and `--catalog` sources, module first."""
+    """Load and merge the `--module` and `--catalog` sources, module first."""
     catalogs = []
     if config.modules:
         catalogs.append(load_module_catalog(config.modules))
@@ -1462,7 +1463,7 @@ TRIGGER_STATES = ("ready", "pending", "failed")
 
 
 def load_zone(name: Optional[str]) -> Optional[dt.tzinfo]:
-    """The IANA time zone, UTC for None, or None when the name is unknown."""
+    """Return the IANA time zone, UTC for None, or None for an unknown name."""
     if name is None or name.upper() == "UTC":
         return dt.timezone.utc
     return _load_zone_cached(name)
@@ -1489,15 +1490,15 @@ def cron_is_valid(expression: str) -> bool:
 def next_tick(
     expression: str, zone_name: Optional[str], after: dt.datetime
 ) -> Optional[dt.datetime]:
-    """The first cron tick strictly after `after`, with the cron read in the
-    given time zone (UTC when None); None when the cron or zone is invalid."""
+    """Return the first cron tick strictly after `after`, reading the cron in
+    the given time zone (UTC when None), or None for an invalid cron or zone."""
     return _cron_step(expression, zone_name, after, forward=True)
 
 
 def previous_tick(
     expression: str, zone_name: Optional[str], before: dt.datetime
 ) -> Optional[dt.datetime]:
-    """The last cron tick strictly before `before`, like next_tick."""
+    """Return the last cron tick strictly before `before`, like next_tick."""
     return _cron_step(expression, zone_name, before, forward=False)
 
 
@@ -1563,7 +1564,8 @@ class Forecaster:
 
 @dataclasses.dataclass(frozen=True)
 class NameHistory:
-    """What trigger evaluation needs to know of one job or workflow name."""
+    """The newest success and newest finished status of one job or workflow,
+    as trigger evaluation reads them."""
 
     newest_success: Optional[RunRecord] = None
     newest_terminal_status: Optional[str] = None
@@ -1614,7 +1616,7 @@ class WorkflowView:
 
 
 def workflow_views(catalog: Catalog, history_names: Sequence[str] = ()) -> list:
-    """The three groups ematix-flow lists, in its order: declared workflows by
+    """List the workflows in ematix-flow's three groups: declared workflows by
     name, then jobs in no workflow, then streaming pipelines in no workflow.
     Without any catalog, every pipeline of the run history is a single job."""
     if catalog.is_empty():
@@ -1670,12 +1672,12 @@ def _single_view(job: Job) -> WorkflowView:
 
 
 class TriggerEvaluator:
-    """Trigger states of workflows at one moment. A leaf is ready when its job
-    (or workflow) finished a successful run after the workflow last started a
-    successful run; failed when its newest finished run failed instead;
-    pending otherwise. ALL is ready when every member is, failed when one
-    failed and none is pending; ANY is ready when one member is, failed when
-    all failed."""
+    """Trigger states of workflows at one moment.
+
+    A leaf is ready when its job (or workflow) finished a successful run after
+    the workflow last started a successful run. It is failed when its newest
+    finished run failed instead, and pending otherwise. ALL and ANY combine
+    their members as `combine_states` describes."""
 
     def __init__(
         self,
@@ -1805,8 +1807,9 @@ def late_since(
     grace_s: int,
     forecaster: Forecaster,
 ) -> Optional[dt.datetime]:
-    """The cron tick a batch job missed: the latest tick is more than `grace_s`
-    old and no run started since (a minute early counts, for clock skew)."""
+    """Return the cron tick a batch job missed, or None. A tick is missed when
+    it is more than `grace_s` old and no run started since; a run up to a
+    minute early counts, for clock skew."""
     if job.kind != "batch" or not job.schedule:
         return None
     due = forecaster.bracket(job.schedule, job.timezone, now)[0]
