@@ -1790,7 +1790,10 @@ class TriggerEvaluator:
 
 
 def combine_states(kind: str, states: Sequence[str]) -> str:
-    """Roll member states up into an ALL or ANY node's state."""
+    """Roll member states up into an ALL or ANY node's state. ALL is ready
+    when every member is, and failed when one failed and none is pending. ANY
+    is ready when one member is, and failed when all failed. Anything else is
+    pending."""
     if kind == "any":
         if "ready" in states:
             return "ready"
