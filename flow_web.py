@@ -987,6 +987,70 @@ class RunLogStore:
             [getattr(record, column) for column in RUN_COLUMNS],
         )
 
+    def lock_run(self, execute: Callable[..., Any], run_id: str) -> Optional[RunRecord]:
+        """Read one run inside a `transaction()`. On servers the row stays
+        locked until commit; on SQLite, BEGIN IMMEDIATE already serialises
+        all writers."""
+        rows = execute(
+            f"SELECT {', '.join(RUN_COLUMNS)} FROM run_records WHERE run_id = ?"
+            + self.dialect.lock_rows_sql,
+            (run_id,),
+        ).fetchall()
+        return _record_from_row(RUN_COLUMNS, rows[0]) if rows else None
+
+    def lock_pipeline(self, execute: Callable[..., Any], pipeline: str) -> None:
+        """Serialise requests for one pipeline inside a `transaction()` on
+        servers by locking the pipeline's newest row."""
+        # NOTE: a pipeline without any row has nothing to lock, so on
+        # PostgreSQL two concurrent first requests for it can both insert.
+        if not self.dialect.lock_rows_sql:
+            return
+        execute(
+            "SELECT run_id FROM run_records WHERE pipeline = ?"
+            " ORDER BY started_at DESC LIMIT 1" + self.dialect.lock_rows_sql,
+            (pipeline,),
+        ).fetchall()
+
+    def pending_request(
+        self, execute: Callable[..., Any], pipeline: str, extras: Mapping[str, Any]
+    ) -> Optional[str]:
+        """Return the id of the oldest still `requested` row of `pipeline`
+        whose extras equal `extras` (compared as JSON values), or None. Runs
+        inside a `transaction()`."""
+        rows = execute(
+            "SELECT run_id, extras_json FROM run_records WHERE pipeline = ?"
+            f" AND {self.dialect.status_with_pipeline_sql}"
+            f" ORDER BY started_at, {self.dialect.tiebreak_column}"
+            + self.dialect.lock_rows_sql,
+            (pipeline, "requested"),
+        ).fetchall()
+        for row in rows:
+            candidate = _record_from_row(("run_id", "extras_json"), row)
+            if candidate.extras() == extras:
+                return candidate.run_id
+        return None
+
+    def insert_request(self, execute: Callable[..., Any], record: RunRecord) -> tuple:
+        """Insert a `requested` row inside a `transaction()` unless an
+        identical request (same pipeline and extras) is still `requested`.
+        Returns (run id of the new or the pending row, whether a row was
+        inserted)."""
+        pending = self.pending_request(execute, record.pipeline, record.extras())
+        if pending is not None:
+            return pending, False
+        self.insert_run(execute, record)
+        return record.run_id, True
+
+    def update_extras(
+        self, execute: Callable[..., Any], run_id: str, extras: Mapping[str, Any]
+    ) -> None:
+        """Replace one run's extras inside a `transaction()`, encoded as
+        ematix-flow encodes them (`json.dumps(extras, default=str)`)."""
+        execute(
+            "UPDATE run_records SET extras_json = ? WHERE run_id = ?",
+            (json.dumps(extras, default=str), run_id),
+        )
+
 
 RUN_SORT_COLUMNS = {
     "started": "started_at",
