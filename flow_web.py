@@ -57,6 +57,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 
 from croniter import croniter
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -77,6 +78,8 @@ DEFAULT_RUN_LOG_PATH = "~/.ematix-flow/run_log.db"
 DEFAULT_BIND = "127.0.0.1"
 DEFAULT_PORT = 8080
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+MAX_ACTION_BODY_BYTES = 64 * 1024
 
 # A request that waits on a locked database gives up after this long, so no
 # page hangs behind a long write transaction.
@@ -154,6 +157,14 @@ class NotFound(FlowWebError):
 
 class Conflict(FlowWebError):
     status = 409
+
+
+class PayloadTooLarge(FlowWebError):
+    status = 413
+
+
+class UnsupportedMediaType(FlowWebError):
+    status = 415
 
 
 class Unavailable(FlowWebError):
@@ -2587,7 +2598,9 @@ class RunLogApi:
             "authenticated": signed_in,
             "identity": "operator" if signed_in else None,
             "role": "admin" if signed_in else None,
-            "permissions": ["read", "write"] if signed_in else [],
+            "permissions": (["read"] if self.config.read_only else ["read", "write"])
+            if signed_in
+            else [],
             "rbac_enabled": False,
             "token_required": token_set,
             "read_only": self.config.read_only,
@@ -2646,6 +2659,316 @@ def _synthetic_sort_key(sort: str) -> Callable[[RunRecord], Any]:
     if sort == "started":
         return lambda record: record.started_at or ""
     return lambda record: getattr(record, RUN_SORT_COLUMNS[sort])
+
+
+# -- actions ---------------------------------------------------------------------------
+
+READ_ONLY_DETAIL = (
+    "flow-web was started with --read-only, so restart, rerun, pause, resume and"
+    " run-now are turned off; restart flow-web without --read-only to use them"
+)
+
+
+def restart_request(
+    prior: RunRecord, from_step: Optional[str], now: dt.datetime
+) -> RunRecord:
+    """Build the `requested` row through which the scheduler restarts `prior`
+    from `from_step`, or from its last watermark when `from_step` is None."""
+    extras = {"restart_from_step": from_step, "prior_run_id": prior.run_id}
+    return _request_after(prior, extras, now)
+
+
+def rerun_request(prior: RunRecord, now: dt.datetime) -> RunRecord:
+    """Build the `requested` row through which the scheduler runs `prior`'s
+    pipeline again from the beginning."""
+    return _request_after(
+        prior, {"rerun_full": True, "prior_run_id": prior.run_id}, now
+    )
+
+
+def _request_after(prior: RunRecord, extras: dict, now: dt.datetime) -> RunRecord:
+    # The shape of ematix-flow 1.0.0's enqueue_restart and enqueue_rerun
+    # (InMemoryRunHistory): a new req-<uuid4 hex> id, the prior run's pipeline
+    # and kind, attempt 1 and no finish time.
+    return RunRecord(
+        run_id="req-" + uuid.uuid4().hex,
+        pipeline=prior.pipeline,
+        status="requested",
+        started_at=format_db_time(now),
+        attempt=1,
+        kind=prior.kind,
+        extras_json=json.dumps(extras),
+    )
+
+
+def run_now_request(pipeline: str, extras: dict, now: dt.datetime) -> RunRecord:
+    """Build the `requested` row of a manual run of a workflow or job. Its kind
+    is always batch, as ematix-flow writes it, even for a streaming pipeline."""
+    return RunRecord(
+        run_id=f"run-now-{pipeline}-{uuid.uuid4().hex[:12]}",
+        pipeline=pipeline,
+        status="requested",
+        started_at=format_db_time(now),
+        attempt=1,
+        kind="batch",
+        extras_json=json.dumps({"source": "run_now", **extras}),
+    )
+
+
+def step_names(record: RunRecord) -> list:
+    steps = record.extras().get("steps")
+    if not isinstance(steps, list):
+        return []
+    return [str(step.get("name")) for step in steps if isinstance(step, dict)]
+
+
+def restart_conflict(record: RunRecord, from_step: Optional[str]) -> Optional[str]:
+    """Return why `run_actions` does not offer this restart, or None when it
+    does. A None `from_step` means resume from the watermark."""
+    offered = run_actions(record)
+    if from_step is None:
+        if offered["resume_from_watermark"]:
+            return None
+        return _watermark_conflict(record)
+    if from_step in offered["restart_from_step"]:
+        return None
+
+    run = f"run {record.run_id}"
+    if record.status != "failed":
+        return (
+            f"{run} is {record.status}; only a failed run can be restarted from a step"
+        )
+    if record.kind == "streaming":
+        return (
+            f"{run} is a streaming run, which restarts from its last watermark;"
+            " send from_step null"
+        )
+    steps = step_names(record)
+    if steps and from_step not in steps:
+        return f"{run} has no step {from_step!r}; its steps are {', '.join(steps)}"
+    if not record.failed_step:
+        return f"{run} has no failed step recorded, so rerun it instead"
+    return (
+        f"{run} can be restarted only from its failed step"
+        f" {record.failed_step!r}, not from {from_step!r}"
+    )
+
+
+def _watermark_conflict(record: RunRecord) -> str:
+    if record.kind != "streaming":
+        return (
+            f"run {record.run_id} is a {record.kind} run; resuming from the"
+            " watermark (from_step null) is only for failed streaming runs, so name"
+            " a step in from_step or rerun the run"
+        )
+    return (
+        f"run {record.run_id} is {record.status}; only a failed streaming run can"
+        " resume from its watermark"
+    )
+
+
+def rerun_conflict(record: RunRecord) -> Optional[str]:
+    if run_actions(record)["rerun_full"]:
+        return None
+    return (
+        f"run {record.run_id} is {record.status}; only a finished run (succeeded,"
+        " failed or cancelled) can be rerun"
+    )
+
+
+def pause_conflict(record: RunRecord) -> Optional[str]:
+    if run_actions(record)["pause"]:
+        return None
+    return f"run {record.run_id} is {record.status}; only a running run can be paused"
+
+
+def resume_conflict(record: RunRecord) -> Optional[str]:
+    if run_actions(record)["resume"]:
+        return None
+    return f"run {record.run_id} is {record.status}; only a paused run can be resumed"
+
+
+def select_jobs(workflow: str, members: Sequence[str], jobs: Any) -> list:
+    """Return the jobs a workflow run-now runs, in the workflow's order: every
+    member when `jobs` is None, otherwise the named ones."""
+    if jobs is None:
+        return list(members)
+    if not isinstance(jobs, list) or not all(isinstance(j, str) for j in jobs):
+        raise BadRequest(
+            f'jobs must be a list of job names, e.g. {{"jobs": ["{members[0]}"]}}'
+        )
+    if not jobs:
+        raise BadRequest(
+            f"jobs is empty; name at least one job of workflow {workflow}"
+            f" ({', '.join(members)}) or leave jobs out to run them all"
+        )
+    unknown = [name for name in jobs if name not in members]
+    if unknown:
+        raise BadRequest(
+            f"jobs {', '.join(unknown)} are not in workflow {workflow}; its jobs are"
+            f" {', '.join(members)}"
+        )
+    return [name for name in members if name in jobs]
+
+
+def _extras_object(record: RunRecord) -> dict:
+    try:
+        value = json.loads(record.extras_json or "{}")
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise Conflict(
+            f"run {record.run_id} has extras_json that is not a JSON object, so"
+            " flow-web does not rewrite it to set pause_requested"
+        )
+    return value
+
+
+class RunActions:
+    """The POST actions. Each one is a single write transaction that re-reads
+    the run under lock, checks it against `run_actions` and writes at most one
+    row, so that identical concurrent requests, from this or another flow-web
+    process, leave a single `requested` row."""
+
+    def __init__(self, store: RunLogStore, catalog: Catalog, config: Config):
+        self.store = store
+        self.catalog = catalog
+        self.config = config
+
+    def restart(self, run_id: str, from_step: Optional[str]) -> dict:
+        new_id, inserted = self._request_after_run(
+            run_id,
+            lambda prior: restart_conflict(prior, from_step),
+            lambda prior, now: restart_request(prior, from_step, now),
+        )
+        return {"new_run_id": new_id, "already_requested": not inserted}
+
+    def rerun(self, run_id: str) -> dict:
+        new_id, inserted = self._request_after_run(
+            run_id, rerun_conflict, rerun_request
+        )
+        return {"new_run_id": new_id, "already_requested": not inserted}
+
+    def pause(self, run_id: str) -> dict:
+        self._set_pause_requested(run_id, True, pause_conflict)
+        return {"status": "pause_requested"}
+
+    def resume(self, run_id: str) -> dict:
+        self._set_pause_requested(run_id, False, resume_conflict)
+        return {"status": "resume_requested"}
+
+    def run_workflow_now(self, name: str, jobs: Any) -> dict:
+        """Request a manual run of a declared workflow, or of one job or
+        streaming pipeline as a workflow of its own."""
+        workflow = self.catalog.workflow(name)
+        if workflow is not None:
+            members: Sequence[str] = workflow.jobs
+        elif self.catalog.job(name) is not None:
+            members = (name,)
+        else:
+            raise NotFound(f"unknown workflow {name!r}{self._catalog_hint()}")
+        selected = select_jobs(name, members, jobs)
+        new_id, inserted = self._request_run_now(name, {"selected_jobs": selected})
+        return {
+            "new_run_id": new_id,
+            "selected_jobs": selected,
+            "already_requested": not inserted,
+        }
+
+    def run_job_now(self, name: str, cascade_downstream: bool) -> dict:
+        job = self.catalog.job(name)
+        if job is None:
+            raise NotFound(f"unknown job {name!r}{self._catalog_hint()}")
+        if job.kind != "batch":
+            raise NotFound(
+                f"unknown job {name!r}: it is a streaming pipeline; start it with"
+                f" POST /api/workflows/{name}/run-now"
+            )
+        new_id, inserted = self._request_run_now(
+            name, {"cascade_downstream": cascade_downstream}
+        )
+        return {
+            "new_run_id": new_id,
+            "cascade_downstream": cascade_downstream,
+            "already_requested": not inserted,
+        }
+
+    # -- steps shared by the actions ---------------------------------------------
+
+    def _request_after_run(
+        self,
+        run_id: str,
+        conflict: Callable[[RunRecord], Optional[str]],
+        build: Callable[[RunRecord, dt.datetime], RunRecord],
+    ) -> tuple:
+        self._check_writable(run_id)
+        with self.store.transaction() as execute:
+            prior = self._locked_run(execute, run_id, conflict)
+            return self.store.insert_request(execute, build(prior, self.config.clock()))
+
+    def _set_pause_requested(
+        self,
+        run_id: str,
+        pause: bool,
+        conflict: Callable[[RunRecord], Optional[str]],
+    ) -> None:
+        # Writes only when the flag changes, so a repeated pause or resume is
+        # a no-op that returns the same response as the first one.
+        self._check_writable(run_id)
+        with self.store.transaction() as execute:
+            record = self._locked_run(execute, run_id, conflict)
+            extras = _extras_object(record)
+            if extras.get("pause_requested") is pause:
+                return
+            extras["pause_requested"] = pause
+            self.store.update_extras(execute, run_id, extras)
+
+    def _request_run_now(self, pipeline: str, extras: dict) -> tuple:
+        self._check_writable(None)
+        with self.store.transaction() as execute:
+            self.store.lock_pipeline(execute, pipeline)
+            record = run_now_request(pipeline, extras, self.config.clock())
+            return self.store.insert_request(execute, record)
+
+    def _locked_run(
+        self,
+        execute: Callable[..., Any],
+        run_id: str,
+        conflict: Callable[[RunRecord], Optional[str]],
+    ) -> RunRecord:
+        record = self.store.lock_run(execute, run_id)
+        if record is None:
+            raise NotFound(f"run {run_id} not found")
+        reason = conflict(record)
+        if reason is not None:
+            raise Conflict(reason)
+        return record
+
+    def _check_writable(self, run_id: Optional[str]) -> None:
+        """Raise unless this process may write and the RunLog has a
+        run_records table; an unknown run id is still a 404."""
+        if self.config.read_only:
+            raise Forbidden(READ_ONLY_DETAIL)
+        if self.store.has_history():
+            return
+        now = self.config.clock()
+        if run_id is not None and all(
+            record.run_id != run_id for record in synthetic_runs(self.store, now)
+        ):
+            raise NotFound(f"run {run_id} not found")
+        raise Conflict(
+            f"RunLog {self.store.connector.describe()} has no run_records table, so"
+            " it cannot hold action requests; the runs shown are made up from its"
+            " run_log and pipeline_claims tables"
+        )
+
+    def _catalog_hint(self) -> str:
+        if not self.catalog.is_empty():
+            return ""
+        return (
+            "; flow-web has no job catalog, so start it with --module or --catalog"
+            " to run workflows and jobs on demand"
+        )
 
 
 # ------------------------------------------------------------------------------------
@@ -2757,6 +3080,147 @@ def api_endpoint(handler: Callable[[Request], Any]) -> Callable[[Request], Respo
             return error_response(500, "internal error in flow-web; see its log")
 
     return endpoint
+
+
+async def read_action_body(request: Request) -> dict:
+    """Read the JSON object sent with a POST action. An empty body reads as {}."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_ACTION_BODY_BYTES:
+            raise PayloadTooLarge(
+                f"request body is larger than {MAX_ACTION_BODY_BYTES} bytes; actions"
+                " take a small JSON object"
+            )
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    media_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if media_type.lower() != "application/json":
+        raise UnsupportedMediaType(
+            f"request body has Content-Type {media_type or '(none)'}; send a JSON"
+            " object with Content-Type: application/json"
+        )
+    try:
+        document = json.loads(raw)
+    except ValueError as error:
+        raise BadRequest(f"request body is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise BadRequest("request body must be a JSON object, such as {}")
+    return document
+
+
+def body_fields(body: Mapping[str, Any], expected: Mapping[str, tuple]) -> dict:
+    """Validate a POST body against `expected` (field name to allowed types
+    and their description); a missing field or null reads as None."""
+    unknown = sorted(set(body) - set(expected))
+    if unknown:
+        raise BadRequest(
+            f"unknown field {', '.join(unknown)} in the request body; expected"
+            f" {', '.join(expected) or 'an empty object'}"
+        )
+    values = {}
+    for name, (types, description) in expected.items():
+        value = body.get(name)
+        if value is not None and not isinstance(value, types):
+            raise BadRequest(f"{name} must be {description}, not {json.dumps(value)}")
+        values[name] = value
+    return values
+
+
+def audit_action(request: Request, action: str, outcome: Mapping[str, Any]) -> None:
+    """Log one action for the audit trail: what, on which run or name, from
+    which client address, and the result. Headers, and so the token, are
+    never logged."""
+    client = request.client
+    fields = {"action": action, **request.path_params, **outcome}
+    fields["client"] = f"{client.host}:{client.port}" if client else None
+    text = " ".join(
+        f"{key}={json.dumps(value, ensure_ascii=False)}"
+        for key, value in fields.items()
+    )
+    log.info("audit: %s", text)
+
+
+def action_endpoint(
+    action: str,
+    actions: RunActions,
+    handler: Callable[[Request, dict], tuple],
+) -> Callable[[Request], Any]:
+    """Wrap a POST action: reject it in --read-only mode, read its JSON body,
+    run `handler(request, body)` in a worker thread and log the outcome. The
+    handler returns (response document, request fields for the audit log).
+    FlowWebError becomes its status and message, anything else a logged 500."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            if actions.config.read_only:
+                raise Forbidden(READ_ONLY_DETAIL)
+            body = await read_action_body(request)
+            document, details = await run_in_threadpool(handler, request, body)
+        except FlowWebError as error:
+            audit_action(
+                request, action, {"rejected": error.status, "reason": str(error)}
+            )
+            return error_response(error.status, str(error))
+        except Exception:
+            log.exception("%s %s failed", request.method, request.url.path)
+            return error_response(500, "internal error in flow-web; see its log")
+        audit_action(request, action, {**details, **document})
+        return JSONResponse(document, headers={"Cache-Control": "no-store"})
+
+    return endpoint
+
+
+def build_action_routes(actions: RunActions) -> list:
+    """Build the POST routes that restart, rerun, pause, resume and run on
+    demand."""
+    run_step = {
+        "from_step": ((str,), "a step name, or null to resume from the watermark")
+    }
+    job_list = {"jobs": ((list,), "a list of job names")}
+    cascade = {"cascade_downstream": ((bool,), "true or false")}
+
+    def restart(request: Request, body: dict) -> tuple:
+        fields = body_fields(body, run_step)
+        run_id = request.path_params["run_id"]
+        return actions.restart(run_id, fields["from_step"]), fields
+
+    def rerun(request: Request, body: dict) -> tuple:
+        body_fields(body, {})
+        return actions.rerun(request.path_params["run_id"]), {}
+
+    def pause(request: Request, body: dict) -> tuple:
+        body_fields(body, {})
+        return actions.pause(request.path_params["run_id"]), {}
+
+    def resume(request: Request, body: dict) -> tuple:
+        body_fields(body, {})
+        return actions.resume(request.path_params["run_id"]), {}
+
+    def workflow_run_now(request: Request, body: dict) -> tuple:
+        fields = body_fields(body, job_list)
+        name = request.path_params["workflow"]
+        return actions.run_workflow_now(name, fields["jobs"]), {}
+
+    def job_run_now(request: Request, body: dict) -> tuple:
+        fields = body_fields(body, cascade)
+        name = request.path_params["job"]
+        return actions.run_job_now(name, bool(fields["cascade_downstream"])), {}
+
+    def post(path: str, action: str, handler: Callable) -> Route:
+        endpoint = action_endpoint(action, actions, handler)
+        return Route(path, endpoint, methods=["POST"])
+
+    return [
+        post("/api/runs/{run_id:path}/restart", "restart", restart),
+        post("/api/runs/{run_id:path}/rerun", "rerun", rerun),
+        post("/api/runs/{run_id:path}/pause", "pause", pause),
+        post("/api/runs/{run_id:path}/resume", "resume", resume),
+        post("/api/workflows/{workflow:path}/run-now", "run-now", workflow_run_now),
+        post("/api/jobs/{job:path}/run-now", "run-now", job_run_now),
+    ]
 
 
 def query_int(request: Request, name: str, default: int, minimum: int) -> int:
@@ -2928,8 +3392,9 @@ async def method_not_allowed(request: Request, error: Exception) -> Response:
 def build_app(config: Config, store: RunLogStore, catalog: Catalog) -> Any:
     """The ASGI application: routes behind the auth gate."""
     api = RunLogApi(store, catalog, config)
+    actions = RunActions(store, catalog, config)
     app = Starlette(
-        routes=build_routes(api, config),
+        routes=build_action_routes(actions) + build_routes(api, config),
         exception_handlers={404: not_found, 405: method_not_allowed},
     )
     app.state.api = api
