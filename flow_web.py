@@ -40,6 +40,7 @@ import functools
 import hashlib
 import hmac
 import importlib
+import ipaddress
 import json
 import logging
 import os
@@ -79,6 +80,11 @@ DEFAULT_BIND = "127.0.0.1"
 DEFAULT_PORT = 8080
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
+# A state-changing request without an Origin header must carry this header and
+# value. flow-web's page sends it; an HTML form cannot, and a cross-site
+# script cannot without a CORS preflight, which flow-web never grants.
+REQUESTED_BY_HEADER = "X-Requested-By"
+REQUESTED_BY_VALUE = "flow-web"
 MAX_ACTION_BODY_BYTES = 64 * 1024
 
 # A request that waits on a locked database gives up after this long, so no
@@ -121,6 +127,9 @@ class Config:
     now: Optional[dt.datetime] = None
     late_grace_s: int = LATE_GRACE_S
     access_log: bool = False
+    # Extra Host header names (`name` or `name:port`) accepted besides this
+    # server's own addresses and the loopback names.
+    allowed_hosts: tuple = ()
 
     def clock(self) -> dt.datetime:
         return self.now if self.now is not None else dt.datetime.now(dt.timezone.utc)
@@ -3032,6 +3041,169 @@ class AuthGate:
         return None
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+REJECTION_LOG_INTERVAL_S = 60.0
+
+
+def parse_host(text: str) -> Optional[tuple]:
+    """Split a Host header value (`name`, `name:port`, `[v6]:port`) into a
+    lowercase name without a trailing dot and the port or None; None when it
+    is not a plain host."""
+    if not text or any(c in text for c in "/?#@\\ \t"):
+        return None
+    try:
+        parts = urllib.parse.urlsplit("//" + text)
+        name, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not name:
+        return None
+    return name.rstrip("."), port
+
+
+def is_loopback_name(name: str) -> bool:
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _same_address(name: str, address: Any) -> bool:
+    try:
+        return ipaddress.ip_address(name) == ipaddress.ip_address(str(address))
+    except ValueError:
+        return False
+
+
+def host_is_allowed(
+    host: tuple, local: Optional[tuple], bind: str, allowed: Sequence[tuple]
+) -> bool:
+    """Return whether a parsed Host header names this server. Accepted are the
+    loopback names on any port (SSH tunnels forward to other ports), the
+    address and port the connection arrived on (`local`), the --bind name on
+    that port, and the --allowed-host entries (any port when an entry has
+    none). A DNS-rebinding page always sends its own, foreign name."""
+    name, port = host
+    if is_loopback_name(name):
+        return True
+    if local is not None:
+        on_port = (80 if port is None else port) == local[1]
+        if on_port and (_same_address(name, local[0]) or name == bind.lower()):
+            return True
+    return any(
+        name == entry_name and entry_port in (None, 80 if port is None else port)
+        for entry_name, entry_port in allowed
+    )
+
+
+def origin_problem(method: str, headers: Headers) -> Optional[str]:
+    """Return why a state-changing request may come from another site's page,
+    or None when it cannot.
+
+    The Origin's host and port must equal the Host header (the scheme may
+    differ behind a TLS proxy). Without an Origin, the request must carry
+    X-Requested-By: flow-web, which a cross-site page cannot send."""
+    if method in SAFE_METHODS:
+        return None
+    origin = headers.get("origin")
+    host = headers.get("host", "")
+    if origin is None:
+        if headers.get(REQUESTED_BY_HEADER, "").strip() == REQUESTED_BY_VALUE:
+            return None
+        return (
+            f"{method} request without an Origin header rejected: send the header"
+            f" {REQUESTED_BY_HEADER}: {REQUESTED_BY_VALUE} (flow-web's page does) to"
+            " show that it does not come from another site"
+        )
+    parts = urllib.parse.urlsplit(origin)
+    if parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower():
+        return None
+    return (
+        f"cross-origin {method} request rejected: Origin {origin} is not this"
+        f" server ({host}); actions are accepted only from flow-web's own page"
+    )
+
+
+class RejectionLog:
+    """Logs rejected requests at WARNING, at most one line per kind of
+    rejection every REJECTION_LOG_INTERVAL_S, with the number skipped since."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_logged: dict = {}
+        self._skipped: dict = {}
+
+    def warn(self, kind: str, message: str, client: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last_logged.get(kind)
+            if last is not None and now - last < REJECTION_LOG_INTERVAL_S:
+                self._skipped[kind] = self._skipped.get(kind, 0) + 1
+                return
+            self._last_logged[kind] = now
+            skipped = self._skipped.pop(kind, 0)
+        address = f"{client[0]}:{client[1]}" if client else "unknown client"
+        suffix = f" ({skipped} more rejected since the last report)" if skipped else ""
+        log.warning("rejected request from %s: %s%s", address, message, suffix)
+
+
+class BrowserGuard:
+    """ASGI middleware against attacks that go through the operator's browser.
+
+    DNS rebinding: a request whose Host header is not a name of this server
+    (see `host_is_allowed`) gets 403, so a foreign page whose name resolves
+    to this host can neither read nor change anything. Cross-site request
+    forgery: a state-changing request needs a same-origin Origin header or
+    the X-Requested-By header (see `origin_problem`), else 403."""
+
+    def __init__(self, app: Any, bind: str, allowed_hosts: Sequence[str]):
+        self.app = app
+        self.bind = bind.strip("[]").lower().rstrip(".")
+        self.allowed = [parse_host(entry) for entry in allowed_hosts]
+        self.rejections = RejectionLog()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        problem = self._host_problem(headers.get("host"), scope.get("server"))
+        kind = "host"
+        if problem is None:
+            problem = origin_problem(scope["method"], headers)
+            kind = "origin"
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        self.rejections.warn(kind, problem, scope.get("client"))
+        response = JSONResponse(
+            {"detail": problem},
+            status_code=403,
+            headers={"Cache-Control": "no-store"},
+        )
+        await response(scope, receive, send)
+
+    def _host_problem(self, host: Optional[str], local: Any) -> Optional[str]:
+        # Browsers always send Host, so a request without one (HTTP/1.0
+        # health checks) cannot come from a rebinding page.
+        if host is None:
+            return None
+        parsed = parse_host(host)
+        local = tuple(local) if isinstance(local, (list, tuple)) else None
+        if parsed is not None and host_is_allowed(
+            parsed, local, self.bind, self.allowed
+        ):
+            return None
+        return (
+            f"Host {host} is not a name of this server, so the request was"
+            " rejected to stop DNS rebinding; open flow-web by its address or"
+            " localhost, or start it with --allowed-host NAME for each DNS name"
+            " it is reached by"
+        )
+
+
 def request_has_token(request: Request, token: Optional[str]) -> bool:
     """Whether the request carries the configured token (the gate has already
     rejected wrong ones on /api routes)."""
@@ -3390,7 +3562,8 @@ async def method_not_allowed(request: Request, error: Exception) -> Response:
 
 
 def build_app(config: Config, store: RunLogStore, catalog: Catalog) -> Any:
-    """The ASGI application: routes behind the auth gate."""
+    """Build the ASGI application: the routes behind the browser guard (Host
+    and Origin checks) and then the auth gate."""
     api = RunLogApi(store, catalog, config)
     actions = RunActions(store, catalog, config)
     app = Starlette(
@@ -3398,7 +3571,7 @@ def build_app(config: Config, store: RunLogStore, catalog: Catalog) -> Any:
         exception_handlers={404: not_found, 405: method_not_allowed},
     )
     app.state.api = api
-    return AuthGate(app, config.token)
+    return BrowserGuard(AuthGate(app, config.token), config.bind, config.allowed_hosts)
 
 
 # ------------------------------------------------------------------------------------
@@ -3896,6 +4069,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="never write to the RunLog: actions are off and their buttons hidden",
     )
     add(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="a DNS name (with a port, only on that port) that browsers use to reach"
+        " flow-web, e.g. behind a reverse proxy; repeatable. Requests naming"
+        " another host are rejected, except this server's own addresses and"
+        " localhost",
+    )
+    add(
         "--late-after",
         dest="late_grace_s",
         type=int,
@@ -3966,6 +4150,12 @@ def config_from_args(
             f"the token from --token or {ENV_TOKEN} is empty; give a"
             " non-empty token or leave it unset"
         )
+    for entry in args.allowed_hosts:
+        if parse_host(entry) is None:
+            raise ConfigError(
+                f"--allowed-host {entry!r} is not a host name; give NAME or"
+                " NAME:PORT, e.g. --allowed-host flow.example.com"
+            )
     return Config(
         run_log_url=run_log_url,
         bind=args.bind,
@@ -3978,6 +4168,7 @@ def config_from_args(
         now=now,
         late_grace_s=args.late_grace_s,
         access_log=args.access_log,
+        allowed_hosts=tuple(args.allowed_hosts),
     )
 
 
@@ -4046,6 +4237,16 @@ def serve(config: Config, store: RunLogStore, catalog: Catalog) -> None:
             " restart, rerun or pause runs; pass --token or set %s",
             config.bind,
             ENV_TOKEN,
+        )
+    if config.allowed_hosts:
+        log.info(
+            "accepting the Host names %s besides localhost and this server's addresses",
+            ", ".join(config.allowed_hosts),
+        )
+    elif config.bind not in LOOPBACK_HOSTS:
+        log.info(
+            "browsers must reach flow-web by IP address or localhost; pass"
+            " --allowed-host NAME for each DNS name they use"
         )
     app = build_app(config, store, catalog)
     server_config = uvicorn.Config(

@@ -20,7 +20,9 @@ def make_client(path, **config) -> TestClient:
     settings = flow_web.Config(run_log_url=str(path), now=NOW, **config)
     store = flow_web.open_run_log(settings)
     app = flow_web.build_app(settings, store, flow_web.Catalog())
-    return TestClient(app)
+    # flow-web rejects a Host header that does not name it, such as the test
+    # client's default "testserver".
+    return TestClient(app, base_url="http://localhost")
 
 
 @pytest.fixture
