@@ -30,8 +30,10 @@ Sections, in dependency order (grep for "^# [A-Z]" to print this outline):
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import collections
+import concurrent.futures
 import contextlib
 import copy
 import dataclasses
@@ -56,6 +58,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
+import anyio.to_thread
 from croniter import croniter
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -93,8 +96,19 @@ DB_BUSY_TIMEOUT_S = 3.0
 # Cached API documents are reused for this long on servers that offer no cheap
 # "has anything changed" signal (SQLite's PRAGMA data_version is used instead).
 CACHE_TTL_S = 2.0
-DB_POOL_SIZE = 8
 CACHE_MAX_ENTRIES = 64
+
+# Threads that run the endpoints' database work. anyio's default of 40
+# threads contend for the GIL: with 8, 50 clients of tests/bench/stress.py
+# on the 1,000,000-run benchmark RunLog got more requests per second and a
+# lower p99 on two cores (see BENCHMARKS.md).
+WORKER_THREADS = 8
+# Threads that build cached documents, apart from the worker threads. With
+# two, one slow page (the runs sorted by duration) does not hold up others.
+DOCUMENT_BUILD_THREADS = 2
+# One pooled connection for every thread that reads the RunLog, so none
+# waits for a connection or opens one per request.
+DB_POOL_SIZE = WORKER_THREADS + DOCUMENT_BUILD_THREADS
 
 RUNS_DEFAULT_LIMIT = 50
 RUNS_MAX_LIMIT = 1000
@@ -2005,6 +2019,9 @@ STREAMING_STATS_KEYS = (
     "stats_5m",
 )
 DOCUMENT_TIME_BUCKET_S = 5
+# The oldest previous version of a document served while another request
+# waits for it to be rebuilt; with an older one, requests wait too.
+STALE_DOCUMENT_MAX_AGE_S = 30.0
 
 
 def api_time(text: Optional[str]) -> Optional[str]:
@@ -2166,6 +2183,79 @@ class Rendered:
         return cls(body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
 
 
+@dataclasses.dataclass(frozen=True)
+class _CachedDocument:
+    rendered: Rendered
+    version: Any
+    built_at: float
+
+
+class DocumentCache:
+    """Rendered documents by key, each with the version (RunLog state and
+    time bucket) it was built for, evicting the least recently used.
+
+    Out-of-date documents are built by a few threads of their own, so that
+    requests never hold a worker thread while a document is built. A request
+    that finds its document out of date starts the build and waits for it,
+    so a client that changes the RunLog and reads it again gets its change.
+    Requests that arrive while that build runs get the previous version
+    instead of waiting, unless it was built more than
+    STALE_DOCUMENT_MAX_AGE_S ago."""
+
+    def __init__(self, max_entries: int = CACHE_MAX_ENTRIES):
+        self.max_entries = max_entries
+        self._entries: collections.OrderedDict = collections.OrderedDict()
+        self._builds: dict = {}
+        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, version: Any, build: Callable[[], Rendered]) -> Any:
+        """The document for `key` at `version`, the previous version while
+        another request's build runs, or a Future of the build this call
+        started."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                if entry.version == version:
+                    return entry.rendered
+            running = self._builds.get(key)
+            if running is not None:
+                recent = entry is not None and (
+                    time.monotonic() - entry.built_at <= STALE_DOCUMENT_MAX_AGE_S
+                )
+                return entry.rendered if recent else running[1]
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    DOCUMENT_BUILD_THREADS, thread_name_prefix="flow-web-build"
+                )
+            token = object()
+            future = self._executor.submit(self._build, key, version, build, token)
+            self._builds[key] = (token, future)
+            return future
+
+    def _build(
+        self, key: Any, version: Any, build: Callable[[], Rendered], token: object
+    ) -> Rendered:
+        started = time.monotonic()
+        try:
+            rendered = build()
+        finally:
+            with self._lock:
+                if self._builds.get(key, (None,))[0] is token:
+                    del self._builds[key]
+        with self._lock:
+            newest = self._entries.get(key)
+            # A build that began before another one finished is older than
+            # that one's result, so it does not replace it.
+            if newest is None or newest.built_at <= started:
+                self._entries[key] = _CachedDocument(rendered, version, started)
+                self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return rendered
+
+
 class RunLogApi:
     """Builds the JSON documents of the read API from the store and catalog."""
 
@@ -2174,18 +2264,34 @@ class RunLogApi:
         self.catalog = catalog
         self.config = config
         self.forecaster = Forecaster()
+        self.documents = DocumentCache()
         self._warned_no_history = False
         self._layouts: dict = {}
         self._layout_lock = threading.Lock()
 
-    def cached_document(self, key: Any, build: Callable[[], Any]) -> Rendered:
-        """The rendered document for `key`, rebuilt when the RunLog changes
-        and, for time-relative fields, every few seconds."""
-        bucket = int(self.config.clock().timestamp() // DOCUMENT_TIME_BUCKET_S)
-        full_key = ("document", key, bucket)
-        return self.store.cached(full_key, lambda: Rendered.of(build()))
+    def cached_document(
+        self, key: Any, build: Callable[[], Any], changes_with_time: bool = True
+    ) -> Any:
+        """Return the rendered document for `key`, or a Future while it is
+        being built (see DocumentCache). It is rebuilt when the RunLog
+        changes, and every DOCUMENT_TIME_BUCKET_S seconds when its fields
+        depend on the time."""
+        bucket = None
+        if changes_with_time:
+            bucket = int(self.config.clock().timestamp() // DOCUMENT_TIME_BUCKET_S)
+        version = (self.store.fingerprint(), bucket)
+        return self.documents.get(key, version, lambda: Rendered.of(build()))
 
     # -- runs -------------------------------------------------------------------------
+
+    def runs_document(self, query: Mapping[str, Any]) -> Any:
+        """Return the rendered `runs()` page for validated query parameters.
+        Rows of run_records do not change with the clock, unlike runs made
+        up from claims, which expire."""
+        key = ("runs", tuple(sorted(query.items())))
+        return self.cached_document(
+            key, lambda: self.runs(**query), changes_with_time=not self._has_history()
+        )
 
     def runs(
         self,
@@ -3136,17 +3242,29 @@ class RejectionLog:
         self._skipped: dict = {}
 
     def warn(self, kind: str, message: str, client: Any) -> None:
+        skipped = self.due(kind)
+        if skipped is None:
+            return
+        address = f"{client[0]}:{client[1]}" if client else "unknown client"
+        suffix = f" ({skipped} more rejected since the last report)" if skipped else ""
+        log.warning("rejected request from %s: %s%s", address, message, suffix)
+
+    def due(self, kind: str) -> Optional[int]:
+        """Return how many lines of this kind were skipped since the last one
+        when a line is due now, else None (and count this one as skipped)."""
         now = time.monotonic()
         with self._lock:
             last = self._last_logged.get(kind)
             if last is not None and now - last < REJECTION_LOG_INTERVAL_S:
                 self._skipped[kind] = self._skipped.get(kind, 0) + 1
-                return
+                return None
             self._last_logged[kind] = now
-            skipped = self._skipped.pop(kind, 0)
-        address = f"{client[0]}:{client[1]}" if client else "unknown client"
-        suffix = f" ({skipped} more rejected since the last report)" if skipped else ""
-        log.warning("rejected request from %s: %s%s", address, message, suffix)
+            return self._skipped.pop(kind, 0)
+
+
+# Requests that get 503 while the RunLog is unavailable, logged like
+# rejections because a locked database under load fails hundreds a second.
+UNAVAILABLE_LOG = RejectionLog()
 
 
 class BrowserGuard:
@@ -3235,23 +3353,56 @@ def error_response(status: int, detail: str) -> JSONResponse:
     )
 
 
-def api_endpoint(handler: Callable[[Request], Any]) -> Callable[[Request], Response]:
-    """Wrap a handler that returns a JSON document; FlowWebError becomes its
+def api_endpoint(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    """Wrap a handler that returns a JSON document, a Rendered one or a
+    Future of one (see DocumentCache). The handler runs in a worker thread,
+    and waiting for the Future takes no thread. FlowWebError becomes its
     status and message, anything else a logged 500."""
 
+    def render(request: Request) -> Any:
+        result = handler(request)
+        if isinstance(result, (Rendered, concurrent.futures.Future)):
+            return result
+        return Rendered.of(result)
+
     @functools.wraps(handler)
-    def endpoint(request: Request) -> Response:
+    async def endpoint(request: Request) -> Response:
         try:
-            return json_response(request, handler(request))
+            rendered = await run_in_threadpool(render, request)
+            if isinstance(rendered, concurrent.futures.Future):
+                rendered = await asyncio.wrap_future(rendered)
+            return json_response(request, rendered)
         except FlowWebError as error:
-            if error.status >= 500:
-                log.warning("%s %s: %s", request.method, request.url.path, error)
-            return error_response(error.status, str(error))
+            return _error_from(request, error)
         except Exception:
             log.exception("%s %s failed", request.method, request.url.path)
             return error_response(500, "internal error in flow-web; see its log")
 
     return endpoint
+
+
+def loop_api_endpoint(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    """Wrap a handler like api_endpoint, but run it in the event loop, so it
+    responds while every worker thread waits on a locked RunLog. Use it only
+    for handlers that never touch the database or the disk."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        try:
+            return json_response(request, handler(request))
+        except FlowWebError as error:
+            return _error_from(request, error)
+
+    return endpoint
+
+
+def _error_from(request: Request, error: FlowWebError) -> Response:
+    if error.status >= 500:
+        skipped = UNAVAILABLE_LOG.due("unavailable")
+        if skipped is not None:
+            suffix = f" ({skipped} more since the last report)" if skipped else ""
+            log.warning("%s %s: %s%s", request.method, request.url.path, error, suffix)
+    return error_response(error.status, str(error))
 
 
 async def read_action_body(request: Request) -> dict:
@@ -3475,43 +3626,41 @@ def build_routes(api: RunLogApi, config: Config) -> list:
         "Cache-Control": "no-cache",
     }
 
-    def index(request: Request) -> Response:
+    async def index(request: Request) -> Response:
         return Response(
             page, media_type="text/html; charset=utf-8", headers=page_headers
         )
 
-    @api_endpoint
+    @loop_api_endpoint
     def health(request: Request) -> dict:
         return {"status": "ok", "version": __version__}
 
-    @api_endpoint
+    @loop_api_endpoint
     def me(request: Request) -> dict:
         return api.me(request_has_token(request, config.token))
 
     @api_endpoint
-    def runs(request: Request) -> Rendered:
-        query = runs_query(request)
-        key = ("runs", tuple(sorted(query.items())))
-        return api.cached_document(key, lambda: api.runs(**query))
+    def runs(request: Request) -> Any:
+        return api.runs_document(runs_query(request))
 
     @api_endpoint
     def run(request: Request) -> dict:
         return api.run(request.path_params["run_id"])
 
     @api_endpoint
-    def pipelines(request: Request) -> Rendered:
+    def pipelines(request: Request) -> Any:
         return api.cached_document("pipelines", api.pipelines)
 
     @api_endpoint
-    def workflows(request: Request) -> Rendered:
+    def workflows(request: Request) -> Any:
         return api.cached_document("workflows", api.workflows)
 
     @api_endpoint
-    def dag(request: Request) -> Rendered:
-        return api.cached_document("dag", api.dag)
+    def dag(request: Request) -> Any:
+        return api.cached_document("dag", api.dag, changes_with_time=False)
 
     @api_endpoint
-    def dag_layout(request: Request) -> dict:
+    def dag_layout(request: Request) -> Any:
         params = {
             key: request.query_params.get(key) for key in ("focus", "workflow", "run")
         }
@@ -3528,6 +3677,7 @@ def build_routes(api: RunLogApi, config: Config) -> list:
                 params["workflow"] or None,
                 params["run"] or None,
             ),
+            changes_with_time=False,
         )
 
     return [
@@ -3561,6 +3711,14 @@ async def method_not_allowed(request: Request, error: Exception) -> Response:
     )
 
 
+@contextlib.asynccontextmanager
+async def size_worker_threads(app: Any) -> Any:
+    """Lifespan of the app: sets the number of worker threads, which anyio
+    keeps per event loop."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+    yield
+
+
 def build_app(config: Config, store: RunLogStore, catalog: Catalog) -> Any:
     """Build the ASGI application: the routes behind the browser guard (Host
     and Origin checks) and then the auth gate."""
@@ -3569,6 +3727,7 @@ def build_app(config: Config, store: RunLogStore, catalog: Catalog) -> Any:
     app = Starlette(
         routes=build_action_routes(actions) + build_routes(api, config),
         exception_handlers={404: not_found, 405: method_not_allowed},
+        lifespan=size_worker_threads,
     )
     app.state.api = api
     return BrowserGuard(AuthGate(app, config.token), config.bind, config.allowed_hosts)
@@ -4256,7 +4415,7 @@ def serve(config: Config, store: RunLogStore, catalog: Catalog) -> None:
         timeout_keep_alive=5,
         server_header=False,
         proxy_headers=False,
-        lifespan="off",
+        lifespan="on",
     )
     uvicorn.Server(server_config).run(sockets=[sock])
     store.close()
