@@ -109,6 +109,18 @@ DOCUMENT_BUILD_THREADS = 2
 # One pooled connection for every thread that reads the RunLog, so none
 # waits for a connection or opens one per request.
 DB_POOL_SIZE = WORKER_THREADS + DOCUMENT_BUILD_THREADS
+# Idle keep-alive connections stay open this long: longer than the page's
+# 5-second refresh, so a browser reuses its connection instead of racing
+# the server's close.
+KEEP_ALIVE_TIMEOUT_S = 20
+# A connection must send a request's complete headers within this long of
+# opening or of the request's first byte, else it is closed. uvicorn's h11
+# server has no such limit, so clients that connect and send nothing, or
+# send headers a byte at a time, would hold their sockets forever.
+HEADER_TIMEOUT_S = 10.0
+# Connections the kernel queues before flow-web accepts them; Linux caps
+# this at net.core.somaxconn (4096 by default since 5.4).
+LISTEN_BACKLOG = 2048
 
 RUNS_DEFAULT_LIMIT = 50
 RUNS_MAX_LIMIT = 1000
@@ -4364,7 +4376,7 @@ def listen_socket(bind: str, port: int) -> Any:
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(2048)
+        sock.listen(LISTEN_BACKLOG)
     except OSError as error:
         raise ConfigError(
             f"cannot listen on {bind}:{port}: {error.strerror or error}; pass --port"
@@ -4372,6 +4384,62 @@ def listen_socket(bind: str, port: int) -> Any:
         ) from None
     sock.setblocking(False)
     return sock
+
+
+def header_timeout_protocol() -> type:
+    """uvicorn's h11 protocol with a deadline for request headers: a
+    connection that has not sent a request's complete headers
+    HEADER_TIMEOUT_S after it opened, or after the first byte of a request
+    that follows another one, is closed."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        header_timer: Optional[asyncio.TimerHandle] = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._start_header_timer()
+
+        def data_received(self, data: bytes) -> None:
+            before = self.cycle
+            super().data_received(data)
+            if self.cycle is not before:
+                self._stop_header_timer()
+            elif self.header_timer is None and self._awaiting_headers():
+                self._start_header_timer()
+
+        def connection_lost(self, exc: Optional[Exception]) -> None:
+            self._stop_header_timer()
+            super().connection_lost(exc)
+
+        def _awaiting_headers(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def _start_header_timer(self) -> None:
+            self.header_timer = self.loop.call_later(
+                HEADER_TIMEOUT_S, self._header_timeout
+            )
+
+        def _stop_header_timer(self) -> None:
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+                self.header_timer = None
+
+        def _header_timeout(self) -> None:
+            self.header_timer = None
+            if self._awaiting_headers() and not self.transport.is_closing():
+                HEADER_TIMEOUT_LOG.warn(
+                    "header-timeout",
+                    f"no complete request headers within {HEADER_TIMEOUT_S:g} s;"
+                    " connection closed",
+                    self.client,
+                )
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
+
+
+HEADER_TIMEOUT_LOG = RejectionLog()
 
 
 def serve(config: Config, store: RunLogStore, catalog: Catalog) -> None:
@@ -4408,11 +4476,18 @@ def serve(config: Config, store: RunLogStore, catalog: Catalog) -> None:
             " --allowed-host NAME for each DNS name they use"
         )
     app = build_app(config, store, catalog)
+    # One process, because the document cache and the connection pool are
+    # per process: more processes would each rebuild every document after
+    # each write. uvicorn's limit_concurrency stays unset because it counts
+    # idle connections too, so clients that open connections and send
+    # nothing would make it turn real requests away with 503; the header
+    # timeout closes those connections instead.
     server_config = uvicorn.Config(
         app,
+        http=header_timeout_protocol(),
         log_config=None,
         access_log=config.access_log,
-        timeout_keep_alive=5,
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
         server_header=False,
         proxy_headers=False,
         lifespan="on",
