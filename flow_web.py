@@ -674,28 +674,81 @@ class RunLogStore:
         self._cache_fingerprint: Any = None
         self._cache_locks: dict = {}
         self._cache_lock = threading.Lock()
+        self._marker_failure: Optional[tuple] = None
+        self._outage: Optional[FlowWebError] = None
+        self._outage_began = 0.0
+        self._probe_lock = threading.Lock()
 
     # -- connections -------------------------------------------------------------
 
     @contextlib.contextmanager
     def connection(self, write: bool = False) -> Iterator[Any]:
-        """Lend a connection; driver errors come out as FlowWebError."""
+        """Lend a connection; driver errors come out as FlowWebError. While
+        the RunLog is unavailable, reads fail at once (see `_outage_guard`)."""
+        guard = contextlib.nullcontext() if write else self._outage_guard()
+        with guard:
+            try:
+                connection = self._checkout(write)
+            except FlowWebError:
+                raise
+            except Exception as error:
+                raise self._translate(error, write) from error
+            healthy = True
+            try:
+                yield connection
+            except FlowWebError:
+                raise
+            except Exception as error:
+                healthy = False
+                raise self._translate(error, write) from error
+            finally:
+                self._checkin(connection, write, healthy)
+
+    @contextlib.contextmanager
+    def _outage_guard(self) -> Iterator[None]:
+        """Fail reads at once while the RunLog is known to be unavailable.
+
+        A read that fails with Unavailable (locked, missing, unreachable)
+        marks the whole RunLog unavailable. From then on one read at a time
+        goes to the database as a probe and waits as long as it needs to,
+        while every other read fails at once with the same 503 instead of
+        waiting DB_BUSY_TIMEOUT_S too. The first probe that succeeds ends the
+        outage, so flow-web recovers within one probe of the database
+        returning."""
+        outage = self._outage
+        probing = outage is not None
+        if probing and not self._probe_lock.acquire(blocking=False):
+            raise Unavailable(str(outage))
         try:
-            connection = self._checkout(write)
-        except FlowWebError:
+            yield
+        except Unavailable as error:
+            self._start_outage(error)
             raise
-        except Exception as error:
-            raise self._translate(error, write) from error
-        healthy = True
-        try:
-            yield connection
-        except FlowWebError:
-            raise
-        except Exception as error:
-            healthy = False
-            raise self._translate(error, write) from error
+        else:
+            if probing:
+                self._end_outage()
         finally:
-            self._checkin(connection, write, healthy)
+            if probing:
+                self._probe_lock.release()
+
+    def _start_outage(self, error: FlowWebError) -> None:
+        if self._outage is None:
+            self._outage_began = time.monotonic()
+            log.warning(
+                "RunLog %s is unavailable, answering 503 until it is back: %s",
+                self.connector.describe(),
+                error,
+            )
+        self._outage = error
+
+    def _end_outage(self) -> None:
+        if self._outage is not None:
+            self._outage = None
+            log.info(
+                "RunLog %s is available again after %.1f s",
+                self.connector.describe(),
+                time.monotonic() - self._outage_began,
+            )
 
     def _translate(self, error: Exception, write: bool) -> Exception:
         translated = self.connector.translate_error(error, write)
@@ -768,20 +821,39 @@ class RunLogStore:
 
     def fingerprint(self) -> Any:
         """A value that differs whenever the RunLog may have changed."""
+        with self._outage_guard():
+            return self._read_fingerprint()
+
+    def _read_fingerprint(self) -> Any:
         identity = self.connector.identity()
+        waiting_since = time.monotonic()
         with self._marker_lock:
-            if self._watcher is None or self._watcher_identity != identity:
-                self._close_watcher()
-                self._watcher = self._open_watcher()
-                self._watcher_identity = identity
+            # A read that failed while this one waited for the lock covers
+            # this request's time, so this one fails too instead of waiting
+            # DB_BUSY_TIMEOUT_S again behind it.
+            failure = self._marker_failure
+            if failure is not None and failure[1] >= waiting_since:
+                raise Unavailable(str(failure[0]))
             try:
-                marker = self.connector.change_marker(self._watcher)
-            except Exception as error:
-                self._close_watcher()
-                raise self._translate(error, write=False) from error
+                marker = self._read_marker(identity)
+            except FlowWebError as error:
+                self._marker_failure = (error, time.monotonic())
+                raise
+            self._marker_failure = None
         if marker is None:
             return (identity, int(time.monotonic() / CACHE_TTL_S))
         return (identity, marker)
+
+    def _read_marker(self, identity: Any) -> Any:
+        if self._watcher is None or self._watcher_identity != identity:
+            self._close_watcher()
+            self._watcher = self._open_watcher()
+            self._watcher_identity = identity
+        try:
+            return self.connector.change_marker(self._watcher)
+        except Exception as error:
+            self._close_watcher()
+            raise self._translate(error, write=False) from error
 
     def _open_watcher(self) -> Any:
         # One long-lived connection answers "did anything change?", because
