@@ -802,6 +802,7 @@ class RunLogStore:
     def transaction(self) -> Iterator[Callable[..., Any]]:
         """Run writes in one transaction; yields `execute(sql, params)` that
         returns a cursor. Commits on success, rolls back on any error."""
+        identity = self.connector.identity()
         with self.connection(write=True) as connection:
             dialect = self.dialect
 
@@ -816,6 +817,17 @@ class RunLogStore:
                 _finish_transaction(connection, dialect, commit=False)
                 raise
             _finish_transaction(connection, dialect, commit=True)
+        self._check_not_replaced(identity)
+
+    def _check_not_replaced(self, identity: Any) -> None:
+        # A restore that renames another file over the RunLog between the
+        # connect and the commit leaves the write in the unlinked old file.
+        if identity is not None and self.connector.identity() != identity:
+            raise Unavailable(
+                f"RunLog {self.connector.describe()} was replaced while this"
+                " request was written to it, so the request may be lost with the"
+                " old file; check the runs and send it again"
+            )
 
     # -- change detection and caching ---------------------------------------------
 
