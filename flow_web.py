@@ -2273,10 +2273,24 @@ class Rendered:
 
     @classmethod
     def of(cls, document: Any) -> Rendered:
-        body = json.dumps(
-            document, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        ).encode("utf-8")
+        body = encode_json(document)
         return cls(body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def encode_json(document: Any) -> bytes:
+    """Encode compact JSON as UTF-8. A lone surrogate, which a JSON request
+    body or catalog file can carry as a \\u escape but UTF-8 cannot encode,
+    becomes U+FFFD."""
+    text = json.dumps(
+        document, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE_RE.sub("\ufffd", text).encode("utf-8")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -3202,6 +3216,8 @@ NOT_SERVED_PREFIXES = (
     "/api/docs",
 )
 RUN_SORTS = tuple(RUN_SORT_COLUMNS)
+# The largest integer that SQLite and the servers' BIGINT take as a parameter.
+MAX_QUERY_INTEGER = 2**63 - 1
 
 
 class AuthGate:
@@ -3443,9 +3459,12 @@ def json_response(request: Request, document: Any, status: int = 200) -> Respons
     )
 
 
-def error_response(status: int, detail: str) -> JSONResponse:
-    return JSONResponse(
-        {"detail": detail}, status_code=status, headers={"Cache-Control": "no-store"}
+def error_response(status: int, detail: str) -> Response:
+    return Response(
+        encode_json({"detail": detail}),
+        status_code=status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -3525,6 +3544,8 @@ async def read_action_body(request: Request) -> dict:
         document = json.loads(raw)
     except ValueError as error:
         raise BadRequest(f"request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply to parse") from None
     if not isinstance(document, dict):
         raise BadRequest("request body must be a JSON object, such as {}")
     return document
@@ -3646,14 +3667,15 @@ def query_int(request: Request, name: str, default: int, minimum: int) -> int:
     text = request.query_params.get(name)
     if text is None or text == "":
         return default
-    try:
-        value = int(text)
-    except ValueError:
+    if not re.fullmatch(r"-?[0-9]+", text):
         raise BadRequest(
             f"{name}={text!r} is not a whole number; use e.g. {name}={default}"
-        ) from None
+        )
+    value = int(text)
     if value < minimum:
         raise BadRequest(f"{name}={value} is below the minimum {minimum}")
+    if value > MAX_QUERY_INTEGER:
+        raise BadRequest(f"{name}={value} is above the maximum {MAX_QUERY_INTEGER}")
     return value
 
 
