@@ -3216,6 +3216,9 @@ NOT_SERVED_PREFIXES = (
     "/api/docs",
 )
 RUN_SORTS = tuple(RUN_SORT_COLUMNS)
+# Routes that respond without the bearer token: the health check, and the
+# description of the API, which contains no data from the RunLog.
+PUBLIC_API_PATHS = ("/api/health", "/api/openapi.json")
 # The largest integer that SQLite and the servers' BIGINT take as a parameter.
 MAX_QUERY_INTEGER = 2**63 - 1
 
@@ -3246,7 +3249,7 @@ class AuthGate:
         return (
             self.token is not None
             and path.startswith("/api/")
-            and path != "/api/health"
+            and path not in PUBLIC_API_PATHS
         )
 
     def _check(self, header: Optional[str]) -> Optional[str]:
@@ -3735,6 +3738,555 @@ def content_security_policy(page: str) -> str:
     )
 
 
+# -- the OpenAPI description -------------------------------------------------------
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _closed_object(properties: dict, optional: Sequence[str] = ()) -> dict:
+    """Return a JSON object schema with exactly these properties, all of
+    them required except `optional`."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+        "additionalProperties": False,
+    }
+
+
+_TEXT = {"type": "string"}
+_INTEGER = {"type": "integer"}
+_NUMBER = {"type": "number"}
+_BOOLEAN = {"type": "boolean"}
+_TEXTS = {"type": "array", "items": _TEXT}
+_ANY_OBJECT = {"type": "object", "additionalProperties": True}
+_EDGE = _closed_object({"from": _TEXT, "to": _TEXT})
+
+
+def _run_summary_properties() -> dict:
+    # Stored text that does not parse as a time is passed through as is.
+    return {
+        "run_id": _TEXT,
+        "pipeline": _TEXT,
+        "status": _TEXT,
+        "started_at": _nullable(_TEXT),
+        "finished_at": _nullable(_TEXT),
+        "duration_ms": _nullable(_INTEGER),
+        "attempt": _INTEGER,
+        "failed_step": _nullable(_TEXT),
+        "kind": _TEXT,
+    }
+
+
+def _run_schemas() -> dict:
+    attempt = _closed_object(
+        {
+            "attempt": _INTEGER,
+            "started_at": _nullable(_TEXT),
+            "finished_at": _nullable(_TEXT),
+            "status": _TEXT,
+            "failed_step": _nullable(_TEXT),
+            "error_summary": _nullable(_TEXT),
+            "error_stack": {"type": "null"},
+            "run_id": _TEXT,
+        }
+    )
+    actions = _closed_object(
+        {
+            "pause": _BOOLEAN,
+            "resume": _BOOLEAN,
+            "restart_from_step": _TEXTS,
+            "rerun_full": _BOOLEAN,
+            "resume_from_watermark": _BOOLEAN,
+        }
+    )
+    detail = {
+        **_run_summary_properties(),
+        "failed_watermark": _nullable(_TEXT),
+        "error_summary": _nullable(_TEXT),
+        "extras": _ANY_OBJECT,
+        "attempts": {"type": "array", "items": attempt},
+        # The run's extras.steps as stored, whatever their items are.
+        "steps": {"type": "array"},
+        "actions": actions,
+    }
+    return {
+        "RunSummary": _closed_object(_run_summary_properties()),
+        "RunPage": _closed_object(
+            {
+                "runs": {"type": "array", "items": _ref("RunSummary")},
+                "total": _INTEGER,
+                "next_offset": _nullable(_INTEGER),
+            }
+        ),
+        "Run": _closed_object(detail),
+    }
+
+
+def _pipeline_schema() -> dict:
+    retry_state = _closed_object(
+        {
+            "attempt_count": _INTEGER,
+            "last_attempt_at": _nullable(_TEXT),
+            "gave_up": _BOOLEAN,
+        }
+    )
+    claim = _closed_object(
+        {
+            "worker_id": _nullable(_TEXT),
+            "claimed_at": _nullable(_TEXT),
+            "expires_at": _nullable(_TEXT),
+        }
+    )
+    pipeline = _closed_object(
+        {
+            "name": _TEXT,
+            "kind": _TEXT,
+            "latest_run": _nullable(_ref("RunSummary")),
+            "failure_rate_7d": _NUMBER,
+            "median_duration_ms": _nullable(_INTEGER),
+            "recent_runs": {"type": "array", "items": _ref("RunSummary")},
+            "next_run_at": _nullable(_TEXT),
+            "timezone": _nullable(_TEXT),
+            "streaming_stats": _nullable(_ANY_OBJECT),
+            "schedule": _nullable(_TEXT),
+            "workflow": _nullable(_TEXT),
+            "in_catalog": _BOOLEAN,
+            "is_workflow": _BOOLEAN,
+            "runs_7d": _INTEGER,
+            "late": _BOOLEAN,
+            "late_since": _nullable(_TEXT),
+            "retry_state": _nullable(retry_state),
+            "claim": _nullable(claim),
+        }
+    )
+    return {
+        "Pipelines": _closed_object({"pipelines": {"type": "array", "items": pipeline}})
+    }
+
+
+def _workflow_schemas() -> dict:
+    state = {"type": "string", "enum": list(TRIGGER_STATES)}
+    leaf = _closed_object({"kind": {"const": "leaf"}, "name": _TEXT, "state": state})
+    group = _closed_object(
+        {
+            "kind": {"type": "string", "enum": ["all", "any"]},
+            "members": {"type": "array", "items": _ref("TriggerNode")},
+            "state": state,
+        }
+    )
+    trigger = {
+        "oneOf": [
+            _closed_object(
+                {
+                    "kind": {"const": "schedule"},
+                    "cron": _TEXT,
+                    "timezone": _nullable(_TEXT),
+                    "next_at": _nullable(_TEXT),
+                    "state": state,
+                    "label": _TEXT,
+                }
+            ),
+            _closed_object(
+                {
+                    "kind": {"const": "after_expr"},
+                    "state": state,
+                    "expr": _ref("TriggerNode"),
+                }
+            ),
+            _closed_object(
+                {
+                    "kind": {"const": "on_message"},
+                    "source": _TEXT,
+                    "state": state,
+                    "label": _TEXT,
+                }
+            ),
+        ]
+    }
+    workflow = _closed_object(
+        {
+            "name": _TEXT,
+            "kind": {"type": "string", "enum": ["declared", "single", "streaming"]},
+            "jobs": _TEXTS,
+            "edges": {"type": "array", "items": _EDGE},
+            "triggered_by": _TEXTS,
+            "schedule": _nullable(_TEXT),
+            "timezone": _nullable(_TEXT),
+            "on_message": _nullable(_TEXT),
+            "triggers": {"type": "array", "items": trigger},
+        }
+    )
+    return {
+        "TriggerNode": {"oneOf": [leaf, group]},
+        "Workflows": _closed_object(
+            {"workflows": {"type": "array", "items": workflow}}
+        ),
+    }
+
+
+def _dag_schemas() -> dict:
+    job = _closed_object(
+        {
+            "name": _TEXT,
+            "schedule": _nullable(_TEXT),
+            "timezone": _nullable(_TEXT),
+            "kind": _TEXT,
+            "workflow": _nullable(_TEXT),
+        }
+    )
+    # A node of a job graph carries the job's fields, and a node of a run's
+    # step graph the step's. `error` is the step's error as stored.
+    job_fields = ("run_id", "requested", "kind", "workflow", "schedule", "timezone")
+    node = _closed_object(
+        {
+            "name": _TEXT,
+            "x": _NUMBER,
+            "y": _NUMBER,
+            "width": _NUMBER,
+            "height": _NUMBER,
+            "rank": _INTEGER,
+            "order": _INTEGER,
+            "lines": _TEXTS,
+            "status": _nullable(_TEXT),
+            "duration_ms": _nullable(_NUMBER),
+            "run_id": _nullable(_TEXT),
+            "requested": _BOOLEAN,
+            "kind": _TEXT,
+            "workflow": _nullable(_TEXT),
+            "schedule": _nullable(_TEXT),
+            "timezone": _nullable(_TEXT),
+            "error": {},
+        },
+        optional=(*job_fields, "error"),
+    )
+    edge = _closed_object(
+        {"from": _TEXT, "to": _TEXT, "path": _TEXT, "reversed": _BOOLEAN}
+    )
+    pairs = {
+        "type": "array",
+        "items": {"type": "array", "items": _TEXT, "minItems": 2, "maxItems": 2},
+    }
+    layout = _closed_object(
+        {
+            "nodes": {"type": "array", "items": node},
+            "edges": {"type": "array", "items": edge},
+            "width": _NUMBER,
+            "height": _NUMBER,
+            "reversed_edges": pairs,
+            "self_loops": pairs,
+            "crossings": _INTEGER,
+            "graph": {"type": "string", "enum": ["full", "focus", "workflow", "run"]},
+        },
+        optional=("self_loops",),
+    )
+    return {
+        "Dag": _closed_object(
+            {
+                "nodes": {"type": "array", "items": job},
+                "edges": {"type": "array", "items": _EDGE},
+            }
+        ),
+        "Layout": layout,
+    }
+
+
+def _other_schemas() -> dict:
+    me = _closed_object(
+        {
+            "authenticated": _BOOLEAN,
+            "identity": _nullable(_TEXT),
+            "role": _nullable(_TEXT),
+            "permissions": _TEXTS,
+            "rbac_enabled": _BOOLEAN,
+            "token_required": _BOOLEAN,
+            "read_only": _BOOLEAN,
+            "version": _TEXT,
+            "run_log": _TEXT,
+            "catalog": _TEXTS,
+            "now": _TEXT,
+        }
+    )
+    requested = {"new_run_id": _TEXT, "already_requested": _BOOLEAN}
+    return {
+        "Error": _closed_object({"detail": _TEXT}),
+        "Health": _closed_object({"status": {"const": "ok"}, "version": _TEXT}),
+        "Me": me,
+        "Requested": _closed_object(requested),
+        "WorkflowRequested": _closed_object({**requested, "selected_jobs": _TEXTS}),
+        "JobRequested": _closed_object({**requested, "cascade_downstream": _BOOLEAN}),
+        "PauseRequested": _closed_object({"status": {"const": "pause_requested"}}),
+        "ResumeRequested": _closed_object({"status": {"const": "resume_requested"}}),
+    }
+
+
+_ERROR_REASONS = {
+    "304": "Not modified: the If-None-Match header names the current ETag",
+    "400": "Invalid parameter or request body",
+    "401": "Missing or invalid bearer token (only with --token)",
+    "403": "Host header of another site, cross-origin or unmarked POST, or --read-only",
+    "404": "Not found",
+    "409": "The run's state does not allow this action",
+    "413": "Request body larger than 64 KiB",
+    "415": "Request body that is not application/json",
+    "503": "RunLog unavailable: locked, missing, unreachable or read-only",
+}
+
+
+def _error_response(status: str) -> dict:
+    return {
+        "description": _ERROR_REASONS[status],
+        "content": {"application/json": {"schema": _ref("Error")}},
+    }
+
+
+def _document_responses(schema: str, *errors: str) -> dict:
+    """Responses of a GET that returns a JSON document with an ETag."""
+    return {
+        "200": {
+            "description": "The document",
+            "headers": {"ETag": {"schema": _TEXT}},
+            "content": {"application/json": {"schema": _ref(schema)}},
+        },
+        "304": {"description": _ERROR_REASONS["304"]},
+        **{status: _error_response(status) for status in ("403", *errors)},
+    }
+
+
+def _get(summary: str, schema: str, errors: Sequence[str], parameters=()) -> dict:
+    condition = {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "schema": _TEXT,
+        "description": "The ETag of a copy the client has; a match returns 304",
+    }
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": [*parameters, condition],
+            "responses": _document_responses(schema, "401", *errors),
+        }
+    }
+
+
+def _post(summary: str, body: dict, schema: str, errors: Sequence[str]) -> dict:
+    statuses = ("400", "401", "403", "404", *errors, "413", "415", "503")
+    return {
+        "post": {
+            "summary": summary,
+            "description": "Needs an Origin header of this server or the header"
+            f" {REQUESTED_BY_HEADER}: {REQUESTED_BY_VALUE}. An empty body reads"
+            " as {}.",
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": body}},
+            },
+            "responses": {
+                "200": {
+                    "description": "The request row was written or already pending",
+                    "content": {"application/json": {"schema": _ref(schema)}},
+                },
+                **{status: _error_response(status) for status in statuses},
+            },
+        }
+    }
+
+
+def _path_parameter(name: str, description: str) -> dict:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": _TEXT,
+        "description": description,
+    }
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _runs_parameters() -> list:
+    return [
+        _query("pipeline", _TEXT, "Only runs of this job or workflow"),
+        _query(
+            "status",
+            {"type": "string", "enum": list(RUN_STATUSES)},
+            "Only runs with this status",
+        ),
+        _query(
+            "limit",
+            {"type": "integer", "minimum": 0, "maximum": MAX_QUERY_INTEGER},
+            f"Runs per page, default {RUNS_DEFAULT_LIMIT}; 0 reads as 1 and"
+            f" more than {RUNS_MAX_LIMIT} as {RUNS_MAX_LIMIT}",
+        ),
+        _query(
+            "offset",
+            {"type": "integer", "minimum": 0, "maximum": MAX_QUERY_INTEGER},
+            "Runs to skip",
+        ),
+        _query("sort", {"type": "string", "enum": list(RUN_SORTS)}, "Sort column"),
+        _query("order", {"type": "string", "enum": ["asc", "desc"]}, "Sort order"),
+    ]
+
+
+def _layout_parameters() -> list:
+    return [
+        _query("focus", _TEXT, "A job: lay out it, its ancestors and descendants"),
+        _query("workflow", _TEXT, "A workflow: lay out its jobs"),
+        _query("run", _TEXT, "A run: lay out its steps"),
+    ]
+
+
+def _read_paths() -> dict:
+    run_id = _path_parameter("run_id", "The run's id")
+    return {
+        "/api/health": {
+            "get": {
+                "summary": "Whether flow-web is up; never needs the token",
+                "responses": {
+                    "200": {
+                        "description": "flow-web is up",
+                        "content": {"application/json": {"schema": _ref("Health")}},
+                    },
+                    "403": _error_response("403"),
+                },
+            }
+        },
+        "/api/me": _get("The caller and this server's settings", "Me", ()),
+        "/api/runs": _get(
+            "Runs, newest first", "RunPage", ("400", "503"), _runs_parameters()
+        ),
+        "/api/runs/{run_id}": _get(
+            "One run with its extras, attempts, steps and allowed actions",
+            "Run",
+            ("404", "503"),
+            [run_id],
+        ),
+        "/api/pipelines": _get(
+            "One entry per job with its latest runs and schedule",
+            "Pipelines",
+            ("503",),
+        ),
+        "/api/workflows": _get(
+            "Workflows with their jobs, edges and trigger states",
+            "Workflows",
+            ("503",),
+        ),
+        "/api/dag": _get("Every job and its depends_on edges", "Dag", ("503",)),
+        "/api/dag/layout": _get(
+            "A laid-out graph: the whole DAG, or one of focus, workflow or run",
+            "Layout",
+            ("400", "404", "503"),
+            _layout_parameters(),
+        ),
+    }
+
+
+def _action_paths() -> dict:
+    empty = _closed_object({})
+    restart = _closed_object({"from_step": _nullable(_TEXT)}, optional=("from_step",))
+    workflow_body = _closed_object({"jobs": _nullable(_TEXTS)}, optional=("jobs",))
+    job_body = _closed_object(
+        {"cascade_downstream": _nullable(_BOOLEAN)}, optional=("cascade_downstream",)
+    )
+    run_id = [_path_parameter("run_id", "The run's id")]
+    paths = {
+        "/api/runs/{run_id}/restart": _post(
+            "Restart a failed run from a step, or a stream from its watermark",
+            restart,
+            "Requested",
+            ("409",),
+        ),
+        "/api/runs/{run_id}/rerun": _post(
+            "Run a finished run again in full", empty, "Requested", ("409",)
+        ),
+        "/api/runs/{run_id}/pause": _post(
+            "Ask a running run to pause", empty, "PauseRequested", ("409",)
+        ),
+        "/api/runs/{run_id}/resume": _post(
+            "Ask a paused run to resume", empty, "ResumeRequested", ("409",)
+        ),
+        "/api/workflows/{workflow}/run-now": _post(
+            "Run a workflow, or some of its jobs, now",
+            workflow_body,
+            "WorkflowRequested",
+            (),
+        ),
+        "/api/jobs/{job}/run-now": _post(
+            "Run a batch job now", job_body, "JobRequested", ()
+        ),
+    }
+    for path, item in paths.items():
+        if "{run_id}" in path:
+            item["post"]["parameters"] = run_id
+    paths["/api/workflows/{workflow}/run-now"]["post"]["parameters"] = [
+        _path_parameter("workflow", "A workflow, or a job run as a workflow")
+    ]
+    paths["/api/jobs/{job}/run-now"]["post"]["parameters"] = [
+        _path_parameter("job", "A batch job")
+    ]
+    return paths
+
+
+def openapi_document() -> dict:
+    """Build the OpenAPI 3.1 description of flow-web's API, served at
+    /api/openapi.json. Every route but PUBLIC_API_PATHS needs the bearer
+    token when flow-web runs with one, and every route returns 403 when the
+    Host header names another site."""
+    schemas = {
+        **_run_schemas(),
+        **_pipeline_schema(),
+        **_workflow_schemas(),
+        **_dag_schemas(),
+        **_other_schemas(),
+    }
+    paths = {**_read_paths(), **_action_paths()}
+    paths["/api/openapi.json"] = {
+        "get": {
+            "summary": "This description; never needs the token",
+            "responses": {
+                "200": {
+                    "description": "The OpenAPI description",
+                    "content": {"application/json": {"schema": _ANY_OBJECT}},
+                },
+                "403": _error_response("403"),
+            },
+        }
+    }
+    for path, item in paths.items():
+        if path not in PUBLIC_API_PATHS:
+            for operation in item.values():
+                operation["security"] = [{"bearer": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "flow-web",
+            "version": __version__,
+            "description": "The JSON API of flow-web, an operator UI over an"
+            ' ematix-flow RunLog. Errors are {"detail": message}.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
 def build_routes(api: RunLogApi, config: Config) -> list:
     page = load_ui_html()
     page_headers = {
@@ -3798,9 +4350,16 @@ def build_routes(api: RunLogApi, config: Config) -> list:
             changes_with_time=False,
         )
 
+    description = Rendered.of(openapi_document())
+
+    @loop_api_endpoint
+    def openapi(request: Request) -> Rendered:
+        return description
+
     return [
         Route("/", index),
         Route("/api/health", health),
+        Route("/api/openapi.json", openapi),
         Route("/api/me", me),
         Route("/api/runs", runs),
         Route("/api/runs/{run_id:path}", run),
@@ -3831,8 +4390,8 @@ async def method_not_allowed(request: Request, error: Exception) -> Response:
 
 @contextlib.asynccontextmanager
 async def size_worker_threads(app: Any) -> Any:
-    """Lifespan of the app: sets the number of worker threads, which anyio
-    keeps per event loop."""
+    """Set the number of worker threads when the app starts, because anyio
+    keeps that number per event loop."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
     yield
 
