@@ -250,9 +250,11 @@ def _parse_timestamp_text(text: str) -> Optional[dt.datetime]:
             micros,
             tzinfo=_parse_offset(offset),
         )
-    except ValueError:
+        # Year 1 with a positive offset, or 9999 with a negative one, has no
+        # UTC time within datetime's range.
+        return moment.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(dt.timezone.utc)
 
 
 def _parse_offset(offset: Optional[str]) -> dt.timezone:
