@@ -118,6 +118,11 @@ KEEP_ALIVE_TIMEOUT_S = 20
 # server has no such limit, so clients that connect and send nothing, or
 # send headers a byte at a time, would hold their sockets forever.
 HEADER_TIMEOUT_S = 10.0
+# The largest request line and headers accepted. h11's default of 16 KiB
+# applies only to what arrives in pieces, so a URL that names a 100 KB job
+# worked or failed depending on how TCP split it. The header timeout bounds
+# how long a connection can hold this much.
+MAX_REQUEST_HEAD_BYTES = 256 * 1024
 # Connections the kernel queues before flow-web accepts them; Linux caps
 # this at net.core.somaxconn (4096 by default since 5.4).
 LISTEN_BACKLOG = 2048
@@ -319,6 +324,13 @@ RUN_COLUMNS = (
     "extras_json",
 )
 SUMMARY_COLUMNS = RUN_COLUMNS[:7] + ("kind",)
+TEXT_OR_NULL_COLUMNS = (
+    "started_at",
+    "finished_at",
+    "failed_step",
+    "failed_watermark",
+    "error_summary",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -378,7 +390,9 @@ def _record_from_row(
     values["attempt"] = _coerce_attempt(values.get("attempt"))
     for name in ("run_id", "pipeline", "status", "kind"):
         values[name] = _coerce_text(values.get(name)) or ""
-    for name in ("started_at", "finished_at"):
+    # SQLite keeps whatever type a writer stored, such as a number or bytes
+    # in a TEXT column; the API shows every text column as text or null.
+    for name in TEXT_OR_NULL_COLUMNS:
         values[name] = _coerce_text(values.get(name))
     if "extras_json" in values:
         values["extras_json"] = _coerce_text(values["extras_json"]) or "{}"
@@ -2117,6 +2131,10 @@ STREAMING_STATS_KEYS = (
     "stats_5m",
 )
 DOCUMENT_TIME_BUCKET_S = 5
+# Graph nodes show at most this many characters a line, so that one very long
+# job or step name does not stretch its box, and the whole drawing, across
+# thousands of pixels. The node's `name` keeps the whole name.
+NODE_LABEL_MAX_CHARS = 60
 # The oldest previous version of a document served while another request
 # waits for it to be rebuilt; with an older one, requests wait too.
 STALE_DOCUMENT_MAX_AGE_S = 30.0
@@ -2198,6 +2216,17 @@ def format_duration(millis: Optional[float]) -> str:
         return f"{minutes}m {seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+def node_labels(lines: Sequence[str]) -> list:
+    """Cut each line of a graph node to NODE_LABEL_MAX_CHARS, ending a cut
+    one with an ellipsis."""
+    return [
+        line
+        if len(line) <= NODE_LABEL_MAX_CHARS
+        else line[: NODE_LABEL_MAX_CHARS - 1] + "\u2026"
+        for line in lines
+    ]
 
 
 def related(name: str, edges: Sequence[tuple], side: int) -> set:
@@ -2780,7 +2809,7 @@ class RunLogApi:
                 + (f" · {format_duration(duration)}" if duration is not None else ""),
             ]
             info[name] = {
-                "lines": lines + ([subtitle] if subtitle else []),
+                "lines": node_labels(lines + ([subtitle] if subtitle else [])),
                 "status": latest.status if latest else None,
                 "duration_ms": duration,
                 "run_id": latest.run_id if latest else None,
@@ -2805,7 +2834,7 @@ class RunLogApi:
                 f" · {format_duration(duration)}" if duration is not None else ""
             )
             info[name] = {
-                "lines": [name, label],
+                "lines": node_labels([name, label]),
                 "status": status,
                 "duration_ms": duration,
                 "error": step.get("error"),
@@ -5152,6 +5181,7 @@ def serve(config: Config, store: RunLogStore, catalog: Catalog) -> None:
     server_config = uvicorn.Config(
         app,
         http=header_timeout_protocol(),
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         log_config=None,
         access_log=config.access_log,
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
