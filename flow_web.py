@@ -3296,6 +3296,10 @@ STREAMING_STATS_KEYS = (
     "stats_5m",
 )
 DOCUMENT_TIME_BUCKET_S = 5
+# A focused DAG with more nodes than this shows the job's neighbourhood to the
+# largest depth that fits, with stub nodes counting what is hidden.
+MAX_FOCUS_NODES = 60
+STUB_PREFIX = "\u2026stub:"
 
 
 def api_time(text: Optional[str]) -> Optional[str]:
@@ -3374,6 +3378,57 @@ def format_duration(millis: Optional[float]) -> str:
         return f"{minutes}m {seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+def focus_neighbourhood(
+    focus: str, edges: Sequence[tuple], depth: Optional[int], cap: int
+) -> tuple:
+    """Pick the nodes of a focused view: the job with its ancestors and
+    descendants, or, when they are more than `cap`, those within `depth` hops
+    (the largest depth that fits when None). Returns the names and, per
+    (job, "up"|"down") at the edge of the view, how many nodes it hides."""
+    upstream = _hop_layers(focus, edges, 0)
+    downstream = _hop_layers(focus, edges, 1)
+    if depth is None:
+        depth = max(len(upstream), len(downstream))
+        while (
+            depth > 1
+            and 1 + _count_within(upstream, depth) + _count_within(downstream, depth)
+            > cap
+        ):
+            depth -= 1
+    names = {focus}
+    for layers in (upstream, downstream):
+        for layer in layers[:depth]:
+            names |= layer
+    stubs = {}
+    for side, layers in ((0, upstream), (1, downstream)):
+        for name in sorted(layers[depth - 1] if len(layers) >= depth else []):
+            hidden = related(name, edges, side) - names
+            if hidden:
+                stubs[(name, "up" if side == 0 else "down")] = len(hidden)
+    return names, stubs
+
+
+def _hop_layers(start: str, edges: Sequence[tuple], side: int) -> list:
+    """Nodes 1, 2, ... hops from `start` against (side 0) or along (side 1)
+    the edges, each node in the nearest layer only."""
+    neighbours: dict = {}
+    for edge in edges:
+        neighbours.setdefault(edge[1 - side], []).append(edge[side])
+    seen, layers, frontier = {start}, [], [start]
+    while frontier:
+        layer = {n for name in frontier for n in neighbours.get(name, [])} - seen
+        if not layer:
+            break
+        layers.append(layer)
+        seen |= layer
+        frontier = sorted(layer)
+    return layers
+
+
+def _count_within(layers: list, depth: int) -> int:
+    return sum(len(layer) for layer in layers[:depth])
 
 
 def related(name: str, edges: Sequence[tuple], side: int) -> set:
@@ -3786,18 +3841,24 @@ class RunLogApi:
         focus: Optional[str] = None,
         workflow: Optional[str] = None,
         run_id: Optional[str] = None,
+        depth: Optional[int] = None,
     ) -> dict:
         """A laid-out graph for the UI: the whole job DAG, one job's ancestors
         and descendants (`focus`), a workflow's members, or a run's steps."""
         if run_id is not None:
             graph, nodes, edges = "run", *self._step_graph(run_id)
         else:
-            graph, nodes, edges = self._job_graph(focus, workflow)
+            graph, nodes, edges = self._job_graph(focus, workflow, depth)
         sizes = {name: measure_node(info["lines"]) for name, info in nodes.items()}
         layout = self._laid_out(sizes, edges)
         for node in layout["nodes"]:
             node.update(nodes[node["name"]])
         layout["graph"] = graph
+        layout["hidden_nodes"] = sum(
+            node.get("hidden", 0)
+            for node in layout["nodes"]
+            if node.get("kind") == "stub"
+        )
         return layout
 
     def _laid_out(self, sizes: dict, edges: list) -> dict:
@@ -3812,15 +3873,17 @@ class RunLogApi:
                 self._layouts[key] = cached
         return copy.deepcopy(cached)
 
-    def _job_graph(self, focus: Optional[str], workflow: Optional[str]) -> tuple:
+    def _job_graph(
+        self, focus: Optional[str], workflow: Optional[str], depth: Optional[int]
+    ) -> tuple:
         dag = self.dag()
         edges = [(edge["from"], edge["to"]) for edge in dag["edges"]]
         names = {node["name"] for node in dag["nodes"]}
-        graph = "full"
+        graph, stubs = "full", {}
         if focus is not None:
             if focus not in names:
                 raise NotFound(f"job {focus} is not in the DAG")
-            names = {focus} | related(focus, edges, 0) | related(focus, edges, 1)
+            names, stubs = focus_neighbourhood(focus, edges, depth, MAX_FOCUS_NODES)
             graph = "focus"
         elif workflow is not None:
             views = workflow_views(self.catalog, self._history_names())
@@ -3831,6 +3894,17 @@ class RunLogApi:
             graph = "workflow"
         edges = [(up, down) for up, down in edges if up in names and down in names]
         info = self._job_node_info(dag, names)
+        for (job, side), hidden in sorted(stubs.items()):
+            stub = f"{STUB_PREFIX}{side}:{job}"
+            direction = "upstream" if side == "up" else "downstream"
+            info[stub] = {
+                "lines": [f"+{hidden} more", direction],
+                "kind": "stub",
+                "hidden": hidden,
+                "direction": direction,
+                "job": job,
+            }
+            edges.append((stub, job) if side == "up" else (job, stub))
         return graph, info, edges
 
     def _job_node_info(self, dag: dict, names: set) -> dict:
@@ -4811,13 +4885,17 @@ def build_routes(api: RunLogApi, config: Config) -> list:
             raise BadRequest(
                 f"give at most one of focus, workflow and run, not {given}"
             )
-        key = ("layout", params["focus"], params["workflow"], params["run"])
+        depth = None
+        if request.query_params.get("depth"):
+            depth = query_int(request, "depth", 1, minimum=1)
+        key = ("layout", params["focus"], params["workflow"], params["run"], depth)
         return api.cached_document(
             key,
             lambda: api.graph_layout(
                 params["focus"] or None,
                 params["workflow"] or None,
                 params["run"] or None,
+                depth,
             ),
         )
 
