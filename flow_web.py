@@ -936,6 +936,9 @@ class ServerConnector(Connector):
             f" user and the password (in the RunLog URL or {self.password_env})",
             "missing-database": f"database {address.database!r} does not exist on"
             f" {where}; create it or fix the database name in the RunLog URL",
+            "database-denied": f"{where} denies user {address.user!r} access to"
+            f" database {address.database!r} ({text}); check the database name in"
+            " the RunLog URL and the user's grants",
             "tls": f"TLS connection to {where} failed ({text}); check"
             f" {self.tls_options} in the RunLog URL",
             "starting": f"{where} is starting up or shutting down ({text}); retry in"
@@ -992,6 +995,9 @@ def _socket_error_kind(error: OSError) -> str:
 
 
 def _socket_error_text(error: BaseException) -> str:
+    verify_message = getattr(error, "verify_message", None)
+    if verify_message:
+        return f"certificate verify failed: {verify_message}"
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
 
@@ -1106,7 +1112,13 @@ class PostgresConnector(ServerConnector):
             text = str(error)
             if isinstance(error.__cause__, ssl.SSLError) or "SSL" in text:
                 return "tls"
-            if isinstance(error.__cause__, OSError) or "closed" in text:
+            # pg8000 reports a socket error, and a server that closed the
+            # connection (end of file), as "network error".
+            if isinstance(error.__cause__, OSError) or text in (
+                "network error",
+                "communication error",
+                "connection is closed",
+            ):
                 return "disconnect"
             if "password" in text or "Authentication" in text:
                 return "auth"
@@ -1163,7 +1175,9 @@ class MySQLConnector(ServerConnector):
     # Server and client error numbers, by kind.
     error_codes = {
         1045: "auth",
-        1044: "permission",
+        # MySQL answers a missing database with 1044 to users without rights
+        # on it, so as not to reveal which databases exist.
+        1044: "database-denied",
         1049: "missing-database",
         1142: "permission",
         1143: "permission",
