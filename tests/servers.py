@@ -159,6 +159,7 @@ def load_sqlite_runlog(
     layout, and run_records created as `init-history` creates it (indexes
     after the rows, which loads faster). Returns the row count per table."""
     connector = flow_web.parse_run_log_url(url)
+    connector.statement_timeout_s = None
     dialect = connector.dialect
     source = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
     source.text_factory = lambda raw: raw.decode("utf-8", "replace")
@@ -254,6 +255,7 @@ def analyze(url: str) -> None:
     """Refresh the planner statistics (and, on PostgreSQL, the visibility
     map that index-only scans need) after a bulk load."""
     connector = flow_web.parse_run_log_url(url)
+    connector.statement_timeout_s = None
     with contextlib.closing(connector.connect(write=True)) as connection:
         tables = [
             row[0] for row in execute(connection, connector.dialect.table_names_sql)
