@@ -1,7 +1,10 @@
-"""Database servers for tests and benchmarks: fresh databases on the local
-PostgreSQL and MariaDB servers, a private PostgreSQL cluster with password
-auth and TLS, and a loader that copies a SQLite RunLog into a server database
-with the tables ematix-flow creates there plus flow-web's run_records."""
+"""Database servers for tests and benchmarks.
+
+- fresh databases on the local PostgreSQL and MariaDB servers;
+- a private PostgreSQL cluster with password auth and TLS;
+- a loader that copies a SQLite RunLog into a server database, with the
+  tables ematix-flow creates there and flow-web's run_records.
+"""
 
 from __future__ import annotations
 
@@ -173,6 +176,7 @@ def load_sqlite_runlog(
             execute(connection, statement)
         if "run_records" in present:
             execute(connection, dialect.run_records_ddl)
+
         for table, columns in TABLE_COLUMNS.items():
             if table not in present:
                 continue
@@ -182,6 +186,7 @@ def load_sqlite_runlog(
             copy = _copy_postgres if dialect.name == "postgresql" else _copy_mysql
             counts[table] = copy(connection, table, columns, rows, batch_rows, progress)
     source.close()
+
     store = flow_web.RunLogStore(connector)
     if "run_records" in present:
         store.init_history()
