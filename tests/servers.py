@@ -323,6 +323,47 @@ def _pg_bin(name: str) -> str:
     return found[-1]
 
 
+def make_certificates(folder: Path) -> None:
+    """Write ca.crt, other-ca.crt (an unrelated CA) and server.crt/server.key
+    for the IP address 127.0.0.1, signed by ca.crt, into `folder`."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    for name in ("ca", "other-ca"):
+        openssl(
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", f"/CN=flow-web test {name}",
+            "-keyout", str(folder / f"{name}.key"),
+            "-out", str(folder / f"{name}.crt"),
+        )  # fmt: skip
+    openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", str(folder / "server.key"), "-out", str(folder / "server.csr"),
+    )  # fmt: skip
+    extensions = folder / "server.ext"
+    extensions.write_text("subjectAltName = IP:127.0.0.1\n")
+    openssl(
+        "x509", "-req", "-in", str(folder / "server.csr"), "-days", "2",
+        "-CA", str(folder / "ca.crt"), "-CAkey", str(folder / "ca.key"),
+        "-CAcreateserial", "-extfile", str(extensions),
+        "-out", str(folder / "server.crt"),
+    )  # fmt: skip
+    os.chmod(folder / "server.key", 0o600)
+    for path in folder.iterdir():
+        if path.suffix == ".crt":
+            os.chmod(path, 0o644)
+
+
+def _chown_tree(folder: Path, user: str) -> None:
+    # The server refuses to run as root, so its files belong to its own user.
+    if os.geteuid() != 0:
+        return
+    shutil.chown(folder, user, user)
+    for path in folder.rglob("*"):
+        shutil.chown(path, user, user)
+
+
 class PrivateCluster:
     """A PostgreSQL cluster of its own on 127.0.0.1 that a test may stop and
     start without disturbing other users of the shared server. Connections
@@ -354,11 +395,8 @@ class PrivateCluster:
     def create(self) -> None:
         password_file = self.folder / "password"
         password_file.write_text(self.password + "\n")
-        self._make_certificates()
-        if os.geteuid() == 0:
-            shutil.chown(self.folder, "postgres", "postgres")
-            for path in self.folder.iterdir():
-                shutil.chown(path, "postgres", "postgres")
+        make_certificates(self.folder)
+        _chown_tree(self.folder, "postgres")
         self._run(
             _pg_bin("initdb"),
             "-D",
@@ -380,36 +418,6 @@ class PrivateCluster:
         with open(self.data / "postgresql.conf", "a") as handle:
             handle.write(settings)
         self.start()
-
-    def _make_certificates(self) -> None:
-        folder = self.folder
-
-        def openssl(*args: str) -> None:
-            subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-        for name in ("ca", "other-ca"):
-            openssl(
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                "-subj", f"/CN=flow-web test {name}",
-                "-keyout", str(folder / f"{name}.key"),
-                "-out", str(folder / f"{name}.crt"),
-            )  # fmt: skip
-        openssl(
-            "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-            "-keyout", str(folder / "server.key"), "-out", str(folder / "server.csr"),
-        )  # fmt: skip
-        extensions = folder / "server.ext"
-        extensions.write_text("subjectAltName = IP:127.0.0.1\n")
-        openssl(
-            "x509", "-req", "-in", str(folder / "server.csr"), "-days", "2",
-            "-CA", str(folder / "ca.crt"), "-CAkey", str(folder / "ca.key"),
-            "-CAcreateserial", "-extfile", str(extensions),
-            "-out", str(folder / "server.crt"),
-        )  # fmt: skip
-        os.chmod(folder / "server.key", 0o600)
-        for path in folder.iterdir():
-            if path.suffix == ".crt":
-                os.chmod(path, 0o644)
 
     def start(self) -> None:
         self._run(
@@ -434,6 +442,98 @@ def private_cluster() -> Iterator[PrivateCluster]:
         yield cluster
     finally:
         cluster.destroy()
+
+
+class PrivateMariaDB:
+    """A MariaDB server of its own on 127.0.0.1 with TLS, whose certificate
+    for 127.0.0.1 is signed by `ca_file`; `root` logs in without password."""
+
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="flow-web-mariadb-"))
+        self.port = free_port()
+        self.ca_file = self.folder / "ca.crt"
+        self.other_ca_file = self.folder / "other-ca.crt"
+        self.process: Optional[subprocess.Popen] = None
+        self.log: Optional[io.TextIOBase] = None
+
+    def url(self, database: str = "mysql", **options) -> str:
+        query = "&".join(f"{key}={value}" for key, value in options.items())
+        return f"mysql://root@127.0.0.1:{self.port}/{database}" + (
+            f"?{query}" if query else ""
+        )
+
+    def create(self) -> None:
+        make_certificates(self.folder)
+        _chown_tree(self.folder, "mysql")
+        user = ["--user=mysql"] if os.geteuid() == 0 else []
+        subprocess.run(
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={self.folder / 'data'}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                *user,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        folder = self.folder
+        self.log = open(folder / "server.log", "w")
+        # Started as root, mariadbd switches to the --user itself.
+        self.process = subprocess.Popen(
+            [
+                "/usr/sbin/mariadbd",
+                "--no-defaults",
+                *user,
+                f"--datadir={folder / 'data'}",
+                f"--port={self.port}",
+                "--bind-address=127.0.0.1",
+                f"--socket={folder / 'mariadb.sock'}",
+                f"--pid-file={folder / 'mariadb.pid'}",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=16M",
+                f"--ssl-ca={folder / 'ca.crt'}",
+                f"--ssl-cert={folder / 'server.crt'}",
+                f"--ssl-key={folder / 'server.key'}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
+        if not wait_for(self._accepts_connections, timeout_s=60):
+            raise AssertionError(
+                "the private MariaDB server did not start:\n"
+                + (folder / "server.log").read_text()
+            )
+
+    def _accepts_connections(self) -> bool:
+        try:
+            connect(self.url()).close()
+        except Exception:
+            return False
+        return True
+
+    def destroy(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log is not None:
+            self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_mariadb() -> Iterator[PrivateMariaDB]:
+    server = PrivateMariaDB()
+    try:
+        server.create()
+        yield server
+    finally:
+        server.destroy()
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float = 20.0) -> object:

@@ -79,6 +79,13 @@ def cluster():
         yield private
 
 
+@pytest.fixture(scope="module")
+def mariadb_tls():
+    """A private MariaDB server with TLS."""
+    with servers.private_mariadb() as private:
+        yield private
+
+
 @pytest.fixture
 def fresh_url(request):
     """An empty database on the server named by the test's `kind` parameter."""
@@ -352,6 +359,28 @@ def test_tls_modes_postgres(cluster):
         store.query("SELECT 1")
 
 
+def mysql_cipher(url: str) -> str:
+    connector = flow_web.parse_run_log_url(url)
+    with contextlib.closing(connector.connect()) as connection:
+        rows = servers.execute(connection, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+    return rows[0][1]
+
+
+def test_tls_modes_mysql(mariadb_tls):
+    ca, other = mariadb_tls.ca_file, mariadb_tls.other_ca_file
+    assert mysql_cipher(mariadb_tls.url(**{"ssl-mode": "DISABLED"})) == ""
+    assert mysql_cipher(mariadb_tls.url()) != ""
+    assert mysql_cipher(mariadb_tls.url(**{"ssl-mode": "REQUIRED"})) != ""
+    verify_ca = mariadb_tls.url(**{"ssl-mode": "VERIFY_CA", "ssl-ca": ca})
+    assert mysql_cipher(verify_ca) != ""
+    verify_identity = mariadb_tls.url(ssl_mode="verify_identity", ssl_ca=ca)
+    assert mysql_cipher(verify_identity) != ""
+    wrong_ca = mariadb_tls.url(**{"ssl-mode": "VERIFY_IDENTITY", "ssl-ca": other})
+    store = flow_web.RunLogStore(flow_web.parse_run_log_url(wrong_ca))
+    with pytest.raises(flow_web.Unavailable, match="TLS connection to MySQL"):
+        store.query("SELECT 1")
+
+
 def test_tls_serves_with_verify_full(pyz, cluster):
     url = cluster.url(sslmode="verify-full", sslrootcert=cluster.ca_file)
     with run_pyz(pyz, "--run-log-url", url) as server:
@@ -362,9 +391,15 @@ def test_tls_serves_with_verify_full(pyz, cluster):
 
 @pytest.mark.parametrize(
     "case",
-    ("pg-wrong-ca", "pg-server-without-tls", "mysql-server-without-tls", "no-ca"),
+    (
+        "pg-wrong-ca",
+        "pg-server-without-tls",
+        "mysql-wrong-ca",
+        "mysql-server-without-tls",
+        "no-ca",
+    ),
 )
-def test_tls_failure_one_line(pyz, cluster, case):
+def test_tls_failure_one_line(pyz, cluster, mariadb_tls, case):
     url, expected = {
         "pg-wrong-ca": (
             cluster.url(sslmode="verify-full", sslrootcert=cluster.other_ca_file),
@@ -375,6 +410,13 @@ def test_tls_failure_one_line(pyz, cluster, case):
             "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=require",
             "TLS connection to PostgreSQL at 127.0.0.1:5432 failed (Server refuses"
             " SSL); check sslmode and sslrootcert",
+        ),
+        "mysql-wrong-ca": (
+            mariadb_tls.url(
+                **{"ssl-mode": "VERIFY_IDENTITY", "ssl-ca": mariadb_tls.other_ca_file}
+            ),
+            f"TLS connection to MySQL at 127.0.0.1:{mariadb_tls.port} failed"
+            " (certificate verify failed: ",
         ),
         "mysql-server-without-tls": (
             "mysql://root@127.0.0.1:3306/mysql?ssl-mode=REQUIRED",
