@@ -1,7 +1,8 @@
 """Database servers for tests and benchmarks.
 
 - fresh databases on the local PostgreSQL and MariaDB servers;
-- a private PostgreSQL cluster with password auth and TLS;
+- a private PostgreSQL cluster with password auth and TLS, and a private
+  MariaDB server with TLS;
 - a loader that copies a SQLite RunLog into a server database, with the
   tables ematix-flow creates there and flow-web's run_records.
 """
