@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import collections
 import contextlib
 import copy
 import dataclasses
@@ -39,6 +40,7 @@ import functools
 import hashlib
 import hmac
 import importlib
+import ipaddress
 import json
 import logging
 import os
@@ -56,6 +58,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 
 from croniter import croniter
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -77,6 +80,13 @@ DEFAULT_BIND = "127.0.0.1"
 DEFAULT_PORT = 8080
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
+# A state-changing request without an Origin header must carry this header and
+# value. flow-web's page sends it; an HTML form cannot, and a cross-site
+# script cannot without a CORS preflight, which flow-web never grants.
+REQUESTED_BY_HEADER = "X-Requested-By"
+REQUESTED_BY_VALUE = "flow-web"
+MAX_ACTION_BODY_BYTES = 64 * 1024
+
 # A request that waits on a locked database gives up after this long, so no
 # page hangs behind a long write transaction.
 DB_BUSY_TIMEOUT_S = 3.0
@@ -84,6 +94,7 @@ DB_BUSY_TIMEOUT_S = 3.0
 # "has anything changed" signal (SQLite's PRAGMA data_version is used instead).
 CACHE_TTL_S = 2.0
 DB_POOL_SIZE = 8
+CACHE_MAX_ENTRIES = 64
 
 RUNS_DEFAULT_LIMIT = 50
 RUNS_MAX_LIMIT = 1000
@@ -116,14 +127,17 @@ class Config:
     now: Optional[dt.datetime] = None
     late_grace_s: int = LATE_GRACE_S
     access_log: bool = False
+    # Extra Host header names (`name` or `name:port`) accepted besides this
+    # server's own addresses and the loopback names.
+    allowed_hosts: tuple = ()
 
     def clock(self) -> dt.datetime:
         return self.now if self.now is not None else dt.datetime.now(dt.timezone.utc)
 
 
 class FlowWebError(Exception):
-    """Base of the errors flow-web reports to a user; `status` is the HTTP
-    status the API answers with, and the message is shown as is."""
+    """Base of the errors flow-web reports to a user. `status` is the HTTP
+    status of the API response, and the message is shown as is."""
 
     status = 500
 
@@ -154,6 +168,14 @@ class Conflict(FlowWebError):
     status = 409
 
 
+class PayloadTooLarge(FlowWebError):
+    status = 413
+
+
+class UnsupportedMediaType(FlowWebError):
+    status = 415
+
+
 class Unavailable(FlowWebError):
     """The RunLog cannot be read or written right now (locked, missing,
     read-only, server down); the request may succeed when retried."""
@@ -170,8 +192,8 @@ _TIMESTAMP_RE = re.compile(
 def parse_timestamp(text: Any) -> Optional[dt.datetime]:
     """Parse an ISO 8601 timestamp as the RunLog stores it into an aware UTC
     datetime. Accepts a `Z`, `+00:00` or `+0000` offset, no offset (read as
-    UTC), a space instead of `T` and any number of fraction digits; returns None
-    for anything else, including None and datetimes without a date."""
+    UTC), a space instead of `T` and any number of fraction digits. Returns
+    None for anything else, including None."""
     if isinstance(text, dt.datetime):
         moment = text
         return (
@@ -181,6 +203,11 @@ def parse_timestamp(text: Any) -> Optional[dt.datetime]:
         )
     if not isinstance(text, str):
         return None
+    return _parse_timestamp_text(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_timestamp_text(text: str) -> Optional[dt.datetime]:
     match = _TIMESTAMP_RE.fullmatch(text.strip())
     if match is None:
         return None
@@ -315,8 +342,11 @@ class RunRecord:
         return value if isinstance(value, dict) else {"raw_extras_json": text}
 
 
-def _record_from_row(columns: Sequence[str], row: Sequence[Any]) -> RunRecord:
+def _record_from_row(
+    columns: Sequence[str], row: Sequence[Any], tiebreak: Any = None
+) -> RunRecord:
     values = dict(zip(columns, row))
+    values["tiebreak"] = tiebreak
     values["attempt"] = _coerce_attempt(values.get("attempt"))
     for name in ("run_id", "pipeline", "status", "kind"):
         values[name] = _coerce_text(values.get(name)) or ""
@@ -538,6 +568,9 @@ class Connector:
     def connect(self, write: bool = False) -> Any:
         raise NotImplementedError
 
+    def fetch_all(self, connection: Any, sql: str, params: Sequence[Any]) -> list:
+        return _execute(connection, sql, params).fetchall()
+
     def identity(self) -> Any:
         """A value that changes when the database behind the location is
         replaced (a restored file); pooled connections are reopened then."""
@@ -595,8 +628,21 @@ class SQLiteConnector(Connector):
             isolation_level=None,
             check_same_thread=False,
         )
-        connection.text_factory = lambda raw: raw.decode("utf-8", "replace")
         return connection
+
+    def fetch_all(self, connection: Any, sql: str, params: Sequence[Any]) -> list:
+        try:
+            return super().fetch_all(connection, sql, params)
+        except sqlite3.OperationalError as error:
+            if "decode" not in str(error):
+                raise
+        # Text that is not UTF-8 (written by some other tool) is shown with
+        # replacement characters instead of failing the whole page.
+        connection.text_factory = _decode_leniently
+        try:
+            return super().fetch_all(connection, sql, params)
+        finally:
+            connection.text_factory = str
 
     def identity(self) -> Any:
         try:
@@ -701,8 +747,8 @@ def parse_run_log_url(url: str) -> Connector:
 
 def _sqlite_url_path(url: str) -> str:
     # ematix-flow takes everything after "sqlite://" as the path, so
-    # sqlite:///var/x.db is /var/x.db; it also turns sqlite:///./x.db into
-    # /./x.db, which we read as the relative path ./x.db instead.
+    # sqlite:///var/x.db is /var/x.db. It also turns sqlite:///./x.db into
+    # /./x.db, which flow-web reads as the relative path ./x.db instead.
     rest = urllib.parse.unquote(url[len("sqlite://") :].split("?", 1)[0])
     if rest.startswith(("/./", "/../")):
         return rest[1:]
@@ -1361,7 +1407,8 @@ class RunLogStore:
         self._marker_lock = threading.Lock()
         self._watcher: Any = None
         self._watcher_identity: Any = None
-        self._cache: dict = {}
+        self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._cache_fingerprint: Any = None
         self._cache_locks: dict = {}
         self._cache_lock = threading.Lock()
 
@@ -1467,7 +1514,7 @@ class RunLogStore:
 
     def _fetch_all(self, statement: str, params: Sequence[Any], fresh: bool) -> list:
         with self.connection(fresh=fresh) as connection:
-            return _execute(connection, statement, params).fetchall()
+            return self.connector.fetch_all(connection, statement, params)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Callable[..., Any]]:
@@ -1539,9 +1586,14 @@ class RunLogStore:
         self._watcher = None
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """Return `compute()` for `key`, computed at most once per key while
-        concurrent callers wait for the first one."""
+        """Return `compute()` for `key` as of the RunLog's current state. The
+        cache empties whenever the RunLog changes; concurrent callers of one
+        key wait for the first one instead of computing it again."""
+        fingerprint = self.fingerprint()
         with self._cache_lock:
+            if fingerprint != self._cache_fingerprint:
+                self._cache.clear()
+                self._cache_fingerprint = fingerprint
             if key in self._cache:
                 return self._cache[key]
             key_lock = self._cache_locks.setdefault(key, threading.Lock())
@@ -1551,10 +1603,11 @@ class RunLogStore:
                     return self._cache[key]
             value = compute()
             with self._cache_lock:
-                if len(self._cache) >= 256:
-                    self._cache.clear()
-                    self._cache_locks = {key: key_lock}
-                self._cache[key] = value
+                # A result computed while the RunLog changed is not kept.
+                if fingerprint == self._cache_fingerprint:
+                    self._cache[key] = value
+                    while len(self._cache) > CACHE_MAX_ENTRIES:
+                        self._cache.popitem(last=False)
                 self._cache_locks.pop(key, None)
             return value
 
@@ -1562,7 +1615,7 @@ class RunLogStore:
 
     def tables(self) -> frozenset:
         """Lower-case names of the RunLog's tables."""
-        return self.cached(("tables", self.fingerprint()), self._read_tables)
+        return self.cached(("tables",), self._read_tables)
 
     def _read_tables(self) -> frozenset:
         rows = self.query(self.dialect.table_names_sql)
@@ -1598,7 +1651,7 @@ class RunLogStore:
         changes, because it reads every matching index entry."""
         where, params = self._run_filter(pipeline, status)
         sql = f"SELECT COUNT(*) FROM run_records{where}"
-        key = ("count", self.fingerprint(), pipeline, status)
+        key = ("count", pipeline, status)
         return self.cached(key, lambda: int(self.query(sql, params)[0][0]))
 
     def _run_filter(self, pipeline: Optional[str], status: Optional[str]) -> tuple:
@@ -1642,14 +1695,18 @@ class RunLogStore:
         self,
         names: Sequence[str],
         per_name: int,
-        where: str = "",
+        status: Optional[str] = None,
         columns: Sequence[str] = SUMMARY_COLUMNS,
     ) -> dict:
         """The `per_name` newest runs of each pipeline (optionally only those
-        matching the extra `where` term), newest first, keyed by pipeline; one
-        statement per 100 names, each part served by the pipeline index."""
+        with the given status), newest first, keyed by pipeline; one statement
+        per 100 names, each part served by the pipeline index."""
         result: dict = {name: [] for name in names}
-        extra = f" AND {where}" if where else ""
+        extra = ""
+        if status is not None:
+            extra = " AND " + self.dialect.status_with_pipeline_sql.replace(
+                "?", f"'{RUN_STATUSES[RUN_STATUSES.index(status)]}'"
+            )
         tiebreak = self.dialect.tiebreak_column
         select = (
             f"SELECT {', '.join(columns)}, {tiebreak} AS tiebreak FROM run_records"
@@ -1666,8 +1723,7 @@ class RunLogStore:
             for name in chunk:
                 params += [name, per_name]
             for row in self.query(" UNION ALL ".join(parts), params):
-                record = _record_from_row(columns, row[:-1])
-                record = dataclasses.replace(record, tiebreak=row[-1])
+                record = _record_from_row(columns, row[:-1], tiebreak=row[-1])
                 result[record.pipeline].append(record)
         for records in result.values():
             records.sort(key=lambda record: record.tiebreak)
@@ -1792,6 +1848,70 @@ class RunLogStore:
             [getattr(record, column) for column in RUN_COLUMNS],
         )
 
+    def lock_run(self, execute: Callable[..., Any], run_id: str) -> Optional[RunRecord]:
+        """Read one run inside a `transaction()`. On servers the row stays
+        locked until commit; on SQLite, BEGIN IMMEDIATE already serialises
+        all writers."""
+        rows = execute(
+            f"SELECT {', '.join(RUN_COLUMNS)} FROM run_records WHERE run_id = ?"
+            + self.dialect.lock_rows_sql,
+            (run_id,),
+        ).fetchall()
+        return _record_from_row(RUN_COLUMNS, rows[0]) if rows else None
+
+    def lock_pipeline(self, execute: Callable[..., Any], pipeline: str) -> None:
+        """Serialise requests for one pipeline inside a `transaction()` on
+        servers by locking the pipeline's newest row."""
+        # NOTE: a pipeline without any row has nothing to lock, so on
+        # PostgreSQL two concurrent first requests for it can both insert.
+        if not self.dialect.lock_rows_sql:
+            return
+        execute(
+            "SELECT run_id FROM run_records WHERE pipeline = ?"
+            " ORDER BY started_at DESC LIMIT 1" + self.dialect.lock_rows_sql,
+            (pipeline,),
+        ).fetchall()
+
+    def pending_request(
+        self, execute: Callable[..., Any], pipeline: str, extras: Mapping[str, Any]
+    ) -> Optional[str]:
+        """Return the id of the oldest still `requested` row of `pipeline`
+        whose extras equal `extras` (compared as JSON values), or None. Runs
+        inside a `transaction()`."""
+        rows = execute(
+            "SELECT run_id, extras_json FROM run_records WHERE pipeline = ?"
+            f" AND {self.dialect.status_with_pipeline_sql}"
+            f" ORDER BY started_at, {self.dialect.tiebreak_column}"
+            + self.dialect.lock_rows_sql,
+            (pipeline, "requested"),
+        ).fetchall()
+        for row in rows:
+            candidate = _record_from_row(("run_id", "extras_json"), row)
+            if candidate.extras() == extras:
+                return candidate.run_id
+        return None
+
+    def insert_request(self, execute: Callable[..., Any], record: RunRecord) -> tuple:
+        """Insert a `requested` row inside a `transaction()` unless an
+        identical request (same pipeline and extras) is still `requested`.
+        Returns (run id of the new or the pending row, whether a row was
+        inserted)."""
+        pending = self.pending_request(execute, record.pipeline, record.extras())
+        if pending is not None:
+            return pending, False
+        self.insert_run(execute, record)
+        return record.run_id, True
+
+    def update_extras(
+        self, execute: Callable[..., Any], run_id: str, extras: Mapping[str, Any]
+    ) -> None:
+        """Replace one run's extras inside a `transaction()`, encoded as
+        ematix-flow encodes them (`json.dumps(extras, default=str)`)."""
+        execute(
+            "UPDATE run_records SET extras_json = ? WHERE run_id = ?",
+            (json.dumps(extras, default=str), run_id),
+        )
+
 
 RUN_SORT_COLUMNS = {
     "started": "started_at",
@@ -1800,6 +1920,10 @@ RUN_SORT_COLUMNS = {
     "status": "status",
     "attempt": "attempt",
 }
+
+
+def _decode_leniently(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 def _execute(connection: Any, sql: str, params: Sequence[Any]) -> Any:
@@ -1852,7 +1976,7 @@ class TriggerOp:
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """A batch job or streaming pipeline the catalog knows by name."""
+    """A batch job or streaming pipeline listed in the catalog."""
 
     name: str
     kind: str = "batch"
@@ -1876,7 +2000,7 @@ class Workflow:
 
 @dataclasses.dataclass(frozen=True)
 class Catalog:
-    """Jobs and declared workflows, in registration order. `sources` says
+    """Jobs and declared workflows, in registration order. `sources` names
     where they came from, for the start-up log and `/api/me`."""
 
     jobs: tuple = ()
@@ -1896,8 +2020,8 @@ class Catalog:
         return self._workflows_by_name.get(name)
 
     def workflow_of(self, job_name: str) -> Optional[str]:
-        """The declared workflow a job belongs to; the last declaration wins,
-        as in ematix-flow."""
+        """Return the declared workflow a job belongs to. The last declaration
+        wins, as in ematix-flow."""
         owner = None
         for workflow in self.workflows:
             if job_name in workflow.jobs:
@@ -1905,7 +2029,8 @@ class Catalog:
         return owner
 
     def edges(self) -> list:
-        """Every `depends_on` edge as (upstream, downstream), in registration order."""
+        """Return every `depends_on` edge as (upstream, downstream), in
+        registration order."""
         return [
             (upstream, job.name) for job in self.jobs for upstream in job.depends_on
         ]
@@ -2027,7 +2152,7 @@ def _trigger_from_registry(op: Any) -> Optional[TriggerOp]:
 
 
 def catalog_to_json(catalog: Catalog) -> dict:
-    """The catalog file document; see "Catalog file" in the README."""
+    """Build the catalog file document (its schema is in the README)."""
     return {
         "format": CATALOG_FORMAT,
         "version": CATALOG_VERSION,
@@ -2242,7 +2367,7 @@ def _check_catalog_names(catalog: Catalog) -> None:
 
 
 def load_catalog(config: Config) -> Catalog:
-    """The catalog of the `--module` and `--catalog` sources, module first."""
+    """Load and merge the `--module` and `--catalog` sources, module first."""
     catalogs = []
     if config.modules:
         catalogs.append(load_module_catalog(config.modules))
@@ -2259,7 +2384,7 @@ TRIGGER_STATES = ("ready", "pending", "failed")
 
 
 def load_zone(name: Optional[str]) -> Optional[dt.tzinfo]:
-    """The IANA time zone, UTC for None, or None when the name is unknown."""
+    """Return the IANA time zone, UTC for None, or None for an unknown name."""
     if name is None or name.upper() == "UTC":
         return dt.timezone.utc
     return _load_zone_cached(name)
@@ -2286,15 +2411,15 @@ def cron_is_valid(expression: str) -> bool:
 def next_tick(
     expression: str, zone_name: Optional[str], after: dt.datetime
 ) -> Optional[dt.datetime]:
-    """The first cron tick strictly after `after`, with the cron read in the
-    given time zone (UTC when None); None when the cron or zone is invalid."""
+    """Return the first cron tick strictly after `after`, reading the cron in
+    the given time zone (UTC when None), or None for an invalid cron or zone."""
     return _cron_step(expression, zone_name, after, forward=True)
 
 
 def previous_tick(
     expression: str, zone_name: Optional[str], before: dt.datetime
 ) -> Optional[dt.datetime]:
-    """The last cron tick strictly before `before`, like next_tick."""
+    """Return the last cron tick strictly before `before`, like next_tick."""
     return _cron_step(expression, zone_name, before, forward=False)
 
 
@@ -2327,30 +2452,41 @@ def tick_label(tick: dt.datetime, zone_name: Optional[str], now: dt.datetime) ->
 
 
 class Forecaster:
-    """Next-run forecasts, each reused until its tick passes."""
+    """The cron ticks around now, for each (cron, zone), reused until the
+    next tick passes."""
 
     def __init__(self) -> None:
-        self._ticks: dict = {}
+        self._brackets: dict = {}
         self._lock = threading.Lock()
+
+    def bracket(
+        self, expression: str, zone_name: Optional[str], now: dt.datetime
+    ) -> tuple:
+        """(last tick before now, first tick after now); either may be None."""
+        key = (expression, zone_name)
+        with self._lock:
+            known = self._brackets.get(key)
+        if known is not None and known[0] < now < known[1]:
+            return known
+        bracket = (
+            previous_tick(expression, zone_name, now),
+            next_tick(expression, zone_name, now),
+        )
+        if None not in bracket:
+            with self._lock:
+                self._brackets[key] = bracket
+        return bracket
 
     def next_run(
         self, expression: str, zone_name: Optional[str], now: dt.datetime
     ) -> Optional[dt.datetime]:
-        key = (expression, zone_name)
-        with self._lock:
-            known = self._ticks.get(key)
-        if known is not None and known[0] <= now < known[1]:
-            return known[1]
-        tick = next_tick(expression, zone_name, now)
-        if tick is not None:
-            with self._lock:
-                self._ticks[key] = (now, tick)
-        return tick
+        return self.bracket(expression, zone_name, now)[1]
 
 
 @dataclasses.dataclass(frozen=True)
 class NameHistory:
-    """What trigger evaluation needs to know of one job or workflow name."""
+    """The newest success and newest finished status of one job or workflow,
+    as trigger evaluation reads them."""
 
     newest_success: Optional[RunRecord] = None
     newest_terminal_status: Optional[str] = None
@@ -2373,7 +2509,7 @@ def read_name_histories(store: RunLogStore, names: Sequence[str]) -> dict:
     if not names or not store.has_history():
         return {name: NameHistory() for name in names}
     recent = store.newest_runs(names, TRIGGER_TERMINAL_WINDOW_RUNS)
-    successes = store.newest_runs(names, 1, where="status = 'succeeded'")
+    successes = store.newest_runs(names, 1, status="succeeded")
     histories = {}
     for name in names:
         terminal = next(
@@ -2401,7 +2537,7 @@ class WorkflowView:
 
 
 def workflow_views(catalog: Catalog, history_names: Sequence[str] = ()) -> list:
-    """The three groups ematix-flow lists, in its order: declared workflows by
+    """List the workflows in ematix-flow's three groups: declared workflows by
     name, then jobs in no workflow, then streaming pipelines in no workflow.
     Without any catalog, every pipeline of the run history is a single job."""
     if catalog.is_empty():
@@ -2457,12 +2593,12 @@ def _single_view(job: Job) -> WorkflowView:
 
 
 class TriggerEvaluator:
-    """Trigger states of workflows at one moment. A leaf is ready when its job
-    (or workflow) finished a successful run after the workflow last started a
-    successful run; failed when its newest finished run failed instead;
-    pending otherwise. ALL is ready when every member is, failed when one
-    failed and none is pending; ANY is ready when one member is, failed when
-    all failed."""
+    """Trigger states of workflows at one moment.
+
+    A leaf is ready when its job (or workflow) finished a successful run after
+    the workflow last started a successful run. It is failed when its newest
+    finished run failed instead, and pending otherwise. ALL and ANY combine
+    their members as `combine_states` describes."""
 
     def __init__(
         self,
@@ -2575,7 +2711,10 @@ class TriggerEvaluator:
 
 
 def combine_states(kind: str, states: Sequence[str]) -> str:
-    """Roll member states up into an ALL or ANY node's state."""
+    """Roll member states up into an ALL or ANY node's state. ALL is ready
+    when every member is, and failed when one failed and none is pending. ANY
+    is ready when one member is, and failed when all failed. Anything else is
+    pending."""
     if kind == "any":
         if "ready" in states:
             return "ready"
@@ -2586,13 +2725,18 @@ def combine_states(kind: str, states: Sequence[str]) -> str:
 
 
 def late_since(
-    job: Job, newest_start: Optional[dt.datetime], now: dt.datetime, grace_s: int
+    job: Job,
+    newest_start: Optional[dt.datetime],
+    now: dt.datetime,
+    grace_s: int,
+    forecaster: Forecaster,
 ) -> Optional[dt.datetime]:
-    """The cron tick a batch job missed: the latest tick is more than `grace_s`
-    old and no run started since (a minute early counts, for clock skew)."""
+    """Return the cron tick a batch job missed, or None. A tick is missed when
+    it is more than `grace_s` old and no run started since; a run up to a
+    minute early counts, for clock skew."""
     if job.kind != "batch" or not job.schedule:
         return None
-    due = previous_tick(job.schedule, job.timezone, now)
+    due = forecaster.bracket(job.schedule, job.timezone, now)[0]
     if due is None or (now - due).total_seconds() <= grace_s:
         return None
     if newest_start is not None and newest_start >= due - dt.timedelta(minutes=1):
@@ -2844,6 +2988,21 @@ def synthetic_runs(store: RunLogStore, now: dt.datetime) -> list:
     return records
 
 
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    """A JSON document serialised once, with its ETag, for reuse."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, document: Any) -> Rendered:
+        body = json.dumps(
+            document, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode("utf-8")
+        return cls(body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+
+
 class RunLogApi:
     """Builds the JSON documents of the read API from the store and catalog."""
 
@@ -2855,6 +3014,13 @@ class RunLogApi:
         self._warned_no_history = False
         self._layouts: dict = {}
         self._layout_lock = threading.Lock()
+
+    def cached_document(self, key: Any, build: Callable[[], Any]) -> Rendered:
+        """The rendered document for `key`, rebuilt when the RunLog changes
+        and, for time-relative fields, every few seconds."""
+        bucket = int(self.config.clock().timestamp() // DOCUMENT_TIME_BUCKET_S)
+        full_key = ("document", key, bucket)
+        return self.store.cached(full_key, lambda: Rendered.of(build()))
 
     # -- runs -------------------------------------------------------------------------
 
@@ -2966,13 +3132,12 @@ class RunLogApi:
 
     def pipelines(self) -> dict:
         now = self.config.clock()
-        fingerprint = self.store.fingerprint()
-        history = self.store.cached(("job-history", fingerprint), self._job_history)
+        history = self.store.cached("job-history", self._job_history)
         since = (now - dt.timedelta(days=FAILURE_WINDOW_DAYS)).replace(
             second=0, microsecond=0
         )
         counts = self.store.cached(
-            ("failure-counts", fingerprint, since),
+            ("failure-counts", since),
             lambda: self._window_counts(history["names"], since),
         )
         names = sorted_by_newest_run(history["names"], history["latest"])
@@ -2997,11 +3162,19 @@ class RunLogApi:
         catalog_names = [
             job.name for job in self.catalog.jobs if job.name not in recent
         ]
+        newest = {name: runs[0] for name, runs in latest.items() if runs}
+        all_names = sorted(set(names) | set(catalog_names))
+        entries = {
+            name: self._static_entry(
+                name, recent.get(name, []), newest.get(name), durations.get(name, [])
+            )
+            for name in all_names
+        }
         return {
-            "names": sorted(set(names) | set(catalog_names)),
+            "names": all_names,
             "recent": recent,
-            "latest": {name: runs[0] for name, runs in latest.items() if runs},
-            "durations": durations,
+            "latest": newest,
+            "entries": entries,
             "retry": self.store.attempt_states(),
             "claims": self.store.claims(),
         }
@@ -3014,34 +3187,28 @@ class RunLogApi:
     def _pipeline_entry(
         self, name: str, history: dict, counts: dict, now: dt.datetime
     ) -> dict:
+        static = history["entries"][name]
         job = self.catalog.job(name)
-        latest = history["latest"].get(name)
-        recent = history["recent"].get(name, [])
-        extras = latest.extras() if latest is not None else {}
-        kind = _pipeline_kind(job, recent, latest)
         total, failed = counts.get(name, (0, 0))
-        newest_start = next(
-            (r.started for r in recent if r.status != "requested"), None
-        )
-        late = (
-            late_since(job, newest_start, now, self.config.late_grace_s)
-            if job
-            else None
-        )
+        late = None
+        if job is not None:
+            late = late_since(
+                job,
+                static["newest_start"],
+                now,
+                self.config.late_grace_s,
+                self.forecaster,
+            )
         return {
             "name": name,
-            "kind": kind,
-            "latest_run": run_summary(latest) if latest is not None else None,
+            "kind": static["kind"],
+            "latest_run": static["latest_run"],
             "failure_rate_7d": failed / total if total else 0.0,
-            "median_duration_ms": median_ms(history["durations"].get(name, [])),
-            "recent_runs": [run_summary(r) for r in reversed(recent)],
-            "next_run_at": self._next_run_at(job, kind, extras, now),
-            "timezone": None
-            if kind == "streaming"
-            else (
-                _text_or_none(extras.get("timezone")) or (job.timezone if job else None)
-            ),
-            "streaming_stats": streaming_stats(latest, extras) if latest else None,
+            "median_duration_ms": static["median_duration_ms"],
+            "recent_runs": static["recent_runs"],
+            "next_run_at": self._next_run_at(job, static, now),
+            "timezone": static["timezone"],
+            "streaming_stats": static["streaming_stats"],
             "schedule": job.schedule if job else None,
             "workflow": self.catalog.workflow_of(name),
             "in_catalog": job is not None,
@@ -3053,12 +3220,35 @@ class RunLogApi:
             "claim": history["claims"].get(name),
         }
 
+    def _static_entry(self, name: str, recent: list, latest, durations: list) -> dict:
+        """The parts of a /api/pipelines entry that change only with the RunLog."""
+        job = self.catalog.job(name)
+        extras = latest.extras() if latest is not None else {}
+        kind = _pipeline_kind(job, recent, latest)
+        timezone = None
+        if kind != "streaming":
+            timezone = _text_or_none(extras.get("timezone")) or (
+                job.timezone if job else None
+            )
+        return {
+            "kind": kind,
+            "latest_run": run_summary(latest) if latest is not None else None,
+            "median_duration_ms": median_ms(durations),
+            "recent_runs": [run_summary(r) for r in reversed(recent)],
+            "timezone": timezone,
+            "streaming_stats": streaming_stats(latest, extras) if latest else None,
+            "stored_next_run": parse_timestamp(extras.get("next_run_at")),
+            "newest_start": next(
+                (r.started for r in recent if r.status != "requested"), None
+            ),
+        }
+
     def _next_run_at(
-        self, job: Optional[Job], kind: str, extras: Mapping[str, Any], now: dt.datetime
+        self, job: Optional[Job], static: dict, now: dt.datetime
     ) -> Optional[str]:
-        if kind == "streaming":
+        if static["kind"] == "streaming":
             return None
-        stored = parse_timestamp(extras.get("next_run_at"))
+        stored = static["stored_next_run"]
         if stored is not None and stored > now:
             return format_forecast_time(stored)
         if job is None or not job.schedule:
@@ -3071,21 +3261,20 @@ class RunLogApi:
 
     def workflows(self) -> dict:
         now = self.config.clock()
-        fingerprint = self.store.fingerprint()
-        names = self._history_names(fingerprint)
+        names = self._history_names()
         views = workflow_views(self.catalog, names)
         wanted = TriggerEvaluator.names_needed(self.catalog, views)
         histories = self.store.cached(
-            ("name-histories", fingerprint, tuple(wanted)),
+            ("name-histories", tuple(wanted)),
             lambda: read_name_histories(self.store, wanted),
         )
         evaluator = TriggerEvaluator(self.catalog, histories, now, self.forecaster)
         return {"workflows": [self._workflow_entry(view, evaluator) for view in views]}
 
-    def _history_names(self, fingerprint: Any) -> list:
+    def _history_names(self) -> list:
         if not self.catalog.is_empty():
             return []
-        return self.store.cached(("history-names", fingerprint), self._all_names)
+        return self.store.cached("history-names", self._all_names)
 
     def _all_names(self) -> list:
         if self._has_history():
@@ -3111,7 +3300,7 @@ class RunLogApi:
         """Every job and streaming pipeline with its `depends_on` edges; from the
         run history alone when there is no catalog."""
         if self.catalog.is_empty():
-            names = self._history_names(self.store.fingerprint())
+            names = self._history_names()
             nodes = [
                 {
                     "name": n,
@@ -3180,22 +3369,18 @@ class RunLogApi:
             names = {focus} | related(focus, edges, 0) | related(focus, edges, 1)
             graph = "focus"
         elif workflow is not None:
-            view = next(
-                (v for v in self.workflows()["workflows"] if v["name"] == workflow),
-                None,
-            )
+            views = workflow_views(self.catalog, self._history_names())
+            view = next((v for v in views if v.name == workflow), None)
             if view is None:
                 raise NotFound(f"workflow {workflow} not found")
-            names = set(view["jobs"])
+            names = set(view.jobs)
             graph = "workflow"
         edges = [(up, down) for up, down in edges if up in names and down in names]
         info = self._job_node_info(dag, names)
         return graph, info, edges
 
     def _job_node_info(self, dag: dict, names: set) -> dict:
-        history = self.store.cached(
-            ("job-history", self.store.fingerprint()), self._job_history
-        )
+        history = self.store.cached("job-history", self._job_history)
         info = {}
         for node in dag["nodes"]:
             name = node["name"]
@@ -3259,7 +3444,9 @@ class RunLogApi:
             "authenticated": signed_in,
             "identity": "operator" if signed_in else None,
             "role": "admin" if signed_in else None,
-            "permissions": ["read", "write"] if signed_in else [],
+            "permissions": (["read"] if self.config.read_only else ["read", "write"])
+            if signed_in
+            else [],
             "rbac_enabled": False,
             "token_required": token_set,
             "read_only": self.config.read_only,
@@ -3318,6 +3505,316 @@ def _synthetic_sort_key(sort: str) -> Callable[[RunRecord], Any]:
     if sort == "started":
         return lambda record: record.started_at or ""
     return lambda record: getattr(record, RUN_SORT_COLUMNS[sort])
+
+
+# -- actions ---------------------------------------------------------------------------
+
+READ_ONLY_DETAIL = (
+    "flow-web was started with --read-only, so restart, rerun, pause, resume and"
+    " run-now are turned off; restart flow-web without --read-only to use them"
+)
+
+
+def restart_request(
+    prior: RunRecord, from_step: Optional[str], now: dt.datetime
+) -> RunRecord:
+    """Build the `requested` row through which the scheduler restarts `prior`
+    from `from_step`, or from its last watermark when `from_step` is None."""
+    extras = {"restart_from_step": from_step, "prior_run_id": prior.run_id}
+    return _request_after(prior, extras, now)
+
+
+def rerun_request(prior: RunRecord, now: dt.datetime) -> RunRecord:
+    """Build the `requested` row through which the scheduler runs `prior`'s
+    pipeline again from the beginning."""
+    return _request_after(
+        prior, {"rerun_full": True, "prior_run_id": prior.run_id}, now
+    )
+
+
+def _request_after(prior: RunRecord, extras: dict, now: dt.datetime) -> RunRecord:
+    # The shape of ematix-flow 1.0.0's enqueue_restart and enqueue_rerun
+    # (InMemoryRunHistory): a new req-<uuid4 hex> id, the prior run's pipeline
+    # and kind, attempt 1 and no finish time.
+    return RunRecord(
+        run_id="req-" + uuid.uuid4().hex,
+        pipeline=prior.pipeline,
+        status="requested",
+        started_at=format_db_time(now),
+        attempt=1,
+        kind=prior.kind,
+        extras_json=json.dumps(extras),
+    )
+
+
+def run_now_request(pipeline: str, extras: dict, now: dt.datetime) -> RunRecord:
+    """Build the `requested` row of a manual run of a workflow or job. Its kind
+    is always batch, as ematix-flow writes it, even for a streaming pipeline."""
+    return RunRecord(
+        run_id=f"run-now-{pipeline}-{uuid.uuid4().hex[:12]}",
+        pipeline=pipeline,
+        status="requested",
+        started_at=format_db_time(now),
+        attempt=1,
+        kind="batch",
+        extras_json=json.dumps({"source": "run_now", **extras}),
+    )
+
+
+def step_names(record: RunRecord) -> list:
+    steps = record.extras().get("steps")
+    if not isinstance(steps, list):
+        return []
+    return [str(step.get("name")) for step in steps if isinstance(step, dict)]
+
+
+def restart_conflict(record: RunRecord, from_step: Optional[str]) -> Optional[str]:
+    """Return why `run_actions` does not offer this restart, or None when it
+    does. A None `from_step` means resume from the watermark."""
+    offered = run_actions(record)
+    if from_step is None:
+        if offered["resume_from_watermark"]:
+            return None
+        return _watermark_conflict(record)
+    if from_step in offered["restart_from_step"]:
+        return None
+
+    run = f"run {record.run_id}"
+    if record.status != "failed":
+        return (
+            f"{run} is {record.status}; only a failed run can be restarted from a step"
+        )
+    if record.kind == "streaming":
+        return (
+            f"{run} is a streaming run, which restarts from its last watermark;"
+            " send from_step null"
+        )
+    steps = step_names(record)
+    if steps and from_step not in steps:
+        return f"{run} has no step {from_step!r}; its steps are {', '.join(steps)}"
+    if not record.failed_step:
+        return f"{run} has no failed step recorded, so rerun it instead"
+    return (
+        f"{run} can be restarted only from its failed step"
+        f" {record.failed_step!r}, not from {from_step!r}"
+    )
+
+
+def _watermark_conflict(record: RunRecord) -> str:
+    if record.kind != "streaming":
+        return (
+            f"run {record.run_id} is a {record.kind} run; resuming from the"
+            " watermark (from_step null) is only for failed streaming runs, so name"
+            " a step in from_step or rerun the run"
+        )
+    return (
+        f"run {record.run_id} is {record.status}; only a failed streaming run can"
+        " resume from its watermark"
+    )
+
+
+def rerun_conflict(record: RunRecord) -> Optional[str]:
+    if run_actions(record)["rerun_full"]:
+        return None
+    return (
+        f"run {record.run_id} is {record.status}; only a finished run (succeeded,"
+        " failed or cancelled) can be rerun"
+    )
+
+
+def pause_conflict(record: RunRecord) -> Optional[str]:
+    if run_actions(record)["pause"]:
+        return None
+    return f"run {record.run_id} is {record.status}; only a running run can be paused"
+
+
+def resume_conflict(record: RunRecord) -> Optional[str]:
+    if run_actions(record)["resume"]:
+        return None
+    return f"run {record.run_id} is {record.status}; only a paused run can be resumed"
+
+
+def select_jobs(workflow: str, members: Sequence[str], jobs: Any) -> list:
+    """Return the jobs a workflow run-now runs, in the workflow's order: every
+    member when `jobs` is None, otherwise the named ones."""
+    if jobs is None:
+        return list(members)
+    if not isinstance(jobs, list) or not all(isinstance(j, str) for j in jobs):
+        raise BadRequest(
+            f'jobs must be a list of job names, e.g. {{"jobs": ["{members[0]}"]}}'
+        )
+    if not jobs:
+        raise BadRequest(
+            f"jobs is empty; name at least one job of workflow {workflow}"
+            f" ({', '.join(members)}) or leave jobs out to run them all"
+        )
+    unknown = [name for name in jobs if name not in members]
+    if unknown:
+        raise BadRequest(
+            f"jobs {', '.join(unknown)} are not in workflow {workflow}; its jobs are"
+            f" {', '.join(members)}"
+        )
+    return [name for name in members if name in jobs]
+
+
+def _extras_object(record: RunRecord) -> dict:
+    try:
+        value = json.loads(record.extras_json or "{}")
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise Conflict(
+            f"run {record.run_id} has extras_json that is not a JSON object, so"
+            " flow-web does not rewrite it to set pause_requested"
+        )
+    return value
+
+
+class RunActions:
+    """The POST actions. Each one is a single write transaction that re-reads
+    the run under lock, checks it against `run_actions` and writes at most one
+    row, so that identical concurrent requests, from this or another flow-web
+    process, leave a single `requested` row."""
+
+    def __init__(self, store: RunLogStore, catalog: Catalog, config: Config):
+        self.store = store
+        self.catalog = catalog
+        self.config = config
+
+    def restart(self, run_id: str, from_step: Optional[str]) -> dict:
+        new_id, inserted = self._request_after_run(
+            run_id,
+            lambda prior: restart_conflict(prior, from_step),
+            lambda prior, now: restart_request(prior, from_step, now),
+        )
+        return {"new_run_id": new_id, "already_requested": not inserted}
+
+    def rerun(self, run_id: str) -> dict:
+        new_id, inserted = self._request_after_run(
+            run_id, rerun_conflict, rerun_request
+        )
+        return {"new_run_id": new_id, "already_requested": not inserted}
+
+    def pause(self, run_id: str) -> dict:
+        self._set_pause_requested(run_id, True, pause_conflict)
+        return {"status": "pause_requested"}
+
+    def resume(self, run_id: str) -> dict:
+        self._set_pause_requested(run_id, False, resume_conflict)
+        return {"status": "resume_requested"}
+
+    def run_workflow_now(self, name: str, jobs: Any) -> dict:
+        """Request a manual run of a declared workflow, or of one job or
+        streaming pipeline as a workflow of its own."""
+        workflow = self.catalog.workflow(name)
+        if workflow is not None:
+            members: Sequence[str] = workflow.jobs
+        elif self.catalog.job(name) is not None:
+            members = (name,)
+        else:
+            raise NotFound(f"unknown workflow {name!r}{self._catalog_hint()}")
+        selected = select_jobs(name, members, jobs)
+        new_id, inserted = self._request_run_now(name, {"selected_jobs": selected})
+        return {
+            "new_run_id": new_id,
+            "selected_jobs": selected,
+            "already_requested": not inserted,
+        }
+
+    def run_job_now(self, name: str, cascade_downstream: bool) -> dict:
+        job = self.catalog.job(name)
+        if job is None:
+            raise NotFound(f"unknown job {name!r}{self._catalog_hint()}")
+        if job.kind != "batch":
+            raise NotFound(
+                f"unknown job {name!r}: it is a streaming pipeline; start it with"
+                f" POST /api/workflows/{name}/run-now"
+            )
+        new_id, inserted = self._request_run_now(
+            name, {"cascade_downstream": cascade_downstream}
+        )
+        return {
+            "new_run_id": new_id,
+            "cascade_downstream": cascade_downstream,
+            "already_requested": not inserted,
+        }
+
+    # -- steps shared by the actions ---------------------------------------------
+
+    def _request_after_run(
+        self,
+        run_id: str,
+        conflict: Callable[[RunRecord], Optional[str]],
+        build: Callable[[RunRecord, dt.datetime], RunRecord],
+    ) -> tuple:
+        self._check_writable(run_id)
+        with self.store.transaction() as execute:
+            prior = self._locked_run(execute, run_id, conflict)
+            return self.store.insert_request(execute, build(prior, self.config.clock()))
+
+    def _set_pause_requested(
+        self,
+        run_id: str,
+        pause: bool,
+        conflict: Callable[[RunRecord], Optional[str]],
+    ) -> None:
+        # Writes only when the flag changes, so a repeated pause or resume is
+        # a no-op that returns the same response as the first one.
+        self._check_writable(run_id)
+        with self.store.transaction() as execute:
+            record = self._locked_run(execute, run_id, conflict)
+            extras = _extras_object(record)
+            if extras.get("pause_requested") is pause:
+                return
+            extras["pause_requested"] = pause
+            self.store.update_extras(execute, run_id, extras)
+
+    def _request_run_now(self, pipeline: str, extras: dict) -> tuple:
+        self._check_writable(None)
+        with self.store.transaction() as execute:
+            self.store.lock_pipeline(execute, pipeline)
+            record = run_now_request(pipeline, extras, self.config.clock())
+            return self.store.insert_request(execute, record)
+
+    def _locked_run(
+        self,
+        execute: Callable[..., Any],
+        run_id: str,
+        conflict: Callable[[RunRecord], Optional[str]],
+    ) -> RunRecord:
+        record = self.store.lock_run(execute, run_id)
+        if record is None:
+            raise NotFound(f"run {run_id} not found")
+        reason = conflict(record)
+        if reason is not None:
+            raise Conflict(reason)
+        return record
+
+    def _check_writable(self, run_id: Optional[str]) -> None:
+        """Raise unless this process may write and the RunLog has a
+        run_records table; an unknown run id is still a 404."""
+        if self.config.read_only:
+            raise Forbidden(READ_ONLY_DETAIL)
+        if self.store.has_history():
+            return
+        now = self.config.clock()
+        if run_id is not None and all(
+            record.run_id != run_id for record in synthetic_runs(self.store, now)
+        ):
+            raise NotFound(f"run {run_id} not found")
+        raise Conflict(
+            f"RunLog {self.store.connector.describe()} has no run_records table, so"
+            " it cannot hold action requests; the runs shown are made up from its"
+            " run_log and pipeline_claims tables"
+        )
+
+    def _catalog_hint(self) -> str:
+        if not self.catalog.is_empty():
+            return ""
+        return (
+            "; flow-web has no job catalog, so start it with --module or --catalog"
+            " to run workflows and jobs on demand"
+        )
 
 
 # ------------------------------------------------------------------------------------
@@ -3381,6 +3878,169 @@ class AuthGate:
         return None
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+REJECTION_LOG_INTERVAL_S = 60.0
+
+
+def parse_host(text: str) -> Optional[tuple]:
+    """Split a Host header value (`name`, `name:port`, `[v6]:port`) into a
+    lowercase name without a trailing dot and the port or None; None when it
+    is not a plain host."""
+    if not text or any(c in text for c in "/?#@\\ \t"):
+        return None
+    try:
+        parts = urllib.parse.urlsplit("//" + text)
+        name, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not name:
+        return None
+    return name.rstrip("."), port
+
+
+def is_loopback_name(name: str) -> bool:
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _same_address(name: str, address: Any) -> bool:
+    try:
+        return ipaddress.ip_address(name) == ipaddress.ip_address(str(address))
+    except ValueError:
+        return False
+
+
+def host_is_allowed(
+    host: tuple, local: Optional[tuple], bind: str, allowed: Sequence[tuple]
+) -> bool:
+    """Return whether a parsed Host header names this server. Accepted are the
+    loopback names on any port (SSH tunnels forward to other ports), the
+    address and port the connection arrived on (`local`), the --bind name on
+    that port, and the --allowed-host entries (any port when an entry has
+    none). A DNS-rebinding page always sends its own, foreign name."""
+    name, port = host
+    if is_loopback_name(name):
+        return True
+    if local is not None:
+        on_port = (80 if port is None else port) == local[1]
+        if on_port and (_same_address(name, local[0]) or name == bind.lower()):
+            return True
+    return any(
+        name == entry_name and entry_port in (None, 80 if port is None else port)
+        for entry_name, entry_port in allowed
+    )
+
+
+def origin_problem(method: str, headers: Headers) -> Optional[str]:
+    """Return why a state-changing request may come from another site's page,
+    or None when it cannot.
+
+    The Origin's host and port must equal the Host header (the scheme may
+    differ behind a TLS proxy). Without an Origin, the request must carry
+    X-Requested-By: flow-web, which a cross-site page cannot send."""
+    if method in SAFE_METHODS:
+        return None
+    origin = headers.get("origin")
+    host = headers.get("host", "")
+    if origin is None:
+        if headers.get(REQUESTED_BY_HEADER, "").strip() == REQUESTED_BY_VALUE:
+            return None
+        return (
+            f"{method} request without an Origin header rejected: send the header"
+            f" {REQUESTED_BY_HEADER}: {REQUESTED_BY_VALUE} (flow-web's page does) to"
+            " show that it does not come from another site"
+        )
+    parts = urllib.parse.urlsplit(origin)
+    if parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower():
+        return None
+    return (
+        f"cross-origin {method} request rejected: Origin {origin} is not this"
+        f" server ({host}); actions are accepted only from flow-web's own page"
+    )
+
+
+class RejectionLog:
+    """Logs rejected requests at WARNING, at most one line per kind of
+    rejection every REJECTION_LOG_INTERVAL_S, with the number skipped since."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_logged: dict = {}
+        self._skipped: dict = {}
+
+    def warn(self, kind: str, message: str, client: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last_logged.get(kind)
+            if last is not None and now - last < REJECTION_LOG_INTERVAL_S:
+                self._skipped[kind] = self._skipped.get(kind, 0) + 1
+                return
+            self._last_logged[kind] = now
+            skipped = self._skipped.pop(kind, 0)
+        address = f"{client[0]}:{client[1]}" if client else "unknown client"
+        suffix = f" ({skipped} more rejected since the last report)" if skipped else ""
+        log.warning("rejected request from %s: %s%s", address, message, suffix)
+
+
+class BrowserGuard:
+    """ASGI middleware against attacks that go through the operator's browser.
+
+    DNS rebinding: a request whose Host header is not a name of this server
+    (see `host_is_allowed`) gets 403, so a foreign page whose name resolves
+    to this host can neither read nor change anything. Cross-site request
+    forgery: a state-changing request needs a same-origin Origin header or
+    the X-Requested-By header (see `origin_problem`), else 403."""
+
+    def __init__(self, app: Any, bind: str, allowed_hosts: Sequence[str]):
+        self.app = app
+        self.bind = bind.strip("[]").lower().rstrip(".")
+        self.allowed = [parse_host(entry) for entry in allowed_hosts]
+        self.rejections = RejectionLog()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        problem = self._host_problem(headers.get("host"), scope.get("server"))
+        kind = "host"
+        if problem is None:
+            problem = origin_problem(scope["method"], headers)
+            kind = "origin"
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        self.rejections.warn(kind, problem, scope.get("client"))
+        response = JSONResponse(
+            {"detail": problem},
+            status_code=403,
+            headers={"Cache-Control": "no-store"},
+        )
+        await response(scope, receive, send)
+
+    def _host_problem(self, host: Optional[str], local: Any) -> Optional[str]:
+        # Browsers always send Host, so a request without one (HTTP/1.0
+        # health checks) cannot come from a rebinding page.
+        if host is None:
+            return None
+        parsed = parse_host(host)
+        local = tuple(local) if isinstance(local, (list, tuple)) else None
+        if parsed is not None and host_is_allowed(
+            parsed, local, self.bind, self.allowed
+        ):
+            return None
+        return (
+            f"Host {host} is not a name of this server, so the request was"
+            " rejected to stop DNS rebinding; open flow-web by its address or"
+            " localhost, or start it with --allowed-host NAME for each DNS name"
+            " it is reached by"
+        )
+
+
 def request_has_token(request: Request, token: Optional[str]) -> bool:
     """Whether the request carries the configured token (the gate has already
     rejected wrong ones on /api routes)."""
@@ -3396,10 +4056,8 @@ def request_has_token(request: Request, token: Optional[str]) -> bool:
 def json_response(request: Request, document: Any, status: int = 200) -> Response:
     """A compact JSON response with an ETag, answering 304 when the client
     already has this exact document."""
-    body = json.dumps(
-        document, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    ).encode("utf-8")
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    rendered = document if isinstance(document, Rendered) else Rendered.of(document)
+    body, etag = rendered.body, rendered.etag
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if status == 200 and request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
@@ -3431,6 +4089,147 @@ def api_endpoint(handler: Callable[[Request], Any]) -> Callable[[Request], Respo
             return error_response(500, "internal error in flow-web; see its log")
 
     return endpoint
+
+
+async def read_action_body(request: Request) -> dict:
+    """Read the JSON object sent with a POST action. An empty body reads as {}."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_ACTION_BODY_BYTES:
+            raise PayloadTooLarge(
+                f"request body is larger than {MAX_ACTION_BODY_BYTES} bytes; actions"
+                " take a small JSON object"
+            )
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    media_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if media_type.lower() != "application/json":
+        raise UnsupportedMediaType(
+            f"request body has Content-Type {media_type or '(none)'}; send a JSON"
+            " object with Content-Type: application/json"
+        )
+    try:
+        document = json.loads(raw)
+    except ValueError as error:
+        raise BadRequest(f"request body is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise BadRequest("request body must be a JSON object, such as {}")
+    return document
+
+
+def body_fields(body: Mapping[str, Any], expected: Mapping[str, tuple]) -> dict:
+    """Validate a POST body against `expected` (field name to allowed types
+    and their description); a missing field or null reads as None."""
+    unknown = sorted(set(body) - set(expected))
+    if unknown:
+        raise BadRequest(
+            f"unknown field {', '.join(unknown)} in the request body; expected"
+            f" {', '.join(expected) or 'an empty object'}"
+        )
+    values = {}
+    for name, (types, description) in expected.items():
+        value = body.get(name)
+        if value is not None and not isinstance(value, types):
+            raise BadRequest(f"{name} must be {description}, not {json.dumps(value)}")
+        values[name] = value
+    return values
+
+
+def audit_action(request: Request, action: str, outcome: Mapping[str, Any]) -> None:
+    """Log one action for the audit trail: what, on which run or name, from
+    which client address, and the result. Headers, and so the token, are
+    never logged."""
+    client = request.client
+    fields = {"action": action, **request.path_params, **outcome}
+    fields["client"] = f"{client.host}:{client.port}" if client else None
+    text = " ".join(
+        f"{key}={json.dumps(value, ensure_ascii=False)}"
+        for key, value in fields.items()
+    )
+    log.info("audit: %s", text)
+
+
+def action_endpoint(
+    action: str,
+    actions: RunActions,
+    handler: Callable[[Request, dict], tuple],
+) -> Callable[[Request], Any]:
+    """Wrap a POST action: reject it in --read-only mode, read its JSON body,
+    run `handler(request, body)` in a worker thread and log the outcome. The
+    handler returns (response document, request fields for the audit log).
+    FlowWebError becomes its status and message, anything else a logged 500."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            if actions.config.read_only:
+                raise Forbidden(READ_ONLY_DETAIL)
+            body = await read_action_body(request)
+            document, details = await run_in_threadpool(handler, request, body)
+        except FlowWebError as error:
+            audit_action(
+                request, action, {"rejected": error.status, "reason": str(error)}
+            )
+            return error_response(error.status, str(error))
+        except Exception:
+            log.exception("%s %s failed", request.method, request.url.path)
+            return error_response(500, "internal error in flow-web; see its log")
+        audit_action(request, action, {**details, **document})
+        return JSONResponse(document, headers={"Cache-Control": "no-store"})
+
+    return endpoint
+
+
+def build_action_routes(actions: RunActions) -> list:
+    """Build the POST routes that restart, rerun, pause, resume and run on
+    demand."""
+    run_step = {
+        "from_step": ((str,), "a step name, or null to resume from the watermark")
+    }
+    job_list = {"jobs": ((list,), "a list of job names")}
+    cascade = {"cascade_downstream": ((bool,), "true or false")}
+
+    def restart(request: Request, body: dict) -> tuple:
+        fields = body_fields(body, run_step)
+        run_id = request.path_params["run_id"]
+        return actions.restart(run_id, fields["from_step"]), fields
+
+    def rerun(request: Request, body: dict) -> tuple:
+        body_fields(body, {})
+        return actions.rerun(request.path_params["run_id"]), {}
+
+    def pause(request: Request, body: dict) -> tuple:
+        body_fields(body, {})
+        return actions.pause(request.path_params["run_id"]), {}
+
+    def resume(request: Request, body: dict) -> tuple:
+        body_fields(body, {})
+        return actions.resume(request.path_params["run_id"]), {}
+
+    def workflow_run_now(request: Request, body: dict) -> tuple:
+        fields = body_fields(body, job_list)
+        name = request.path_params["workflow"]
+        return actions.run_workflow_now(name, fields["jobs"]), {}
+
+    def job_run_now(request: Request, body: dict) -> tuple:
+        fields = body_fields(body, cascade)
+        name = request.path_params["job"]
+        return actions.run_job_now(name, bool(fields["cascade_downstream"])), {}
+
+    def post(path: str, action: str, handler: Callable) -> Route:
+        endpoint = action_endpoint(action, actions, handler)
+        return Route(path, endpoint, methods=["POST"])
+
+    return [
+        post("/api/runs/{run_id:path}/restart", "restart", restart),
+        post("/api/runs/{run_id:path}/rerun", "rerun", rerun),
+        post("/api/runs/{run_id:path}/pause", "pause", pause),
+        post("/api/runs/{run_id:path}/resume", "resume", resume),
+        post("/api/workflows/{workflow:path}/run-now", "run-now", workflow_run_now),
+        post("/api/jobs/{job:path}/run-now", "run-now", job_run_now),
+    ]
 
 
 def query_int(request: Request, name: str, default: int, minimum: int) -> int:
@@ -3527,24 +4326,26 @@ def build_routes(api: RunLogApi, config: Config) -> list:
         return api.me(request_has_token(request, config.token))
 
     @api_endpoint
-    def runs(request: Request) -> dict:
-        return api.runs(**runs_query(request))
+    def runs(request: Request) -> Rendered:
+        query = runs_query(request)
+        key = ("runs", tuple(sorted(query.items())))
+        return api.cached_document(key, lambda: api.runs(**query))
 
     @api_endpoint
     def run(request: Request) -> dict:
         return api.run(request.path_params["run_id"])
 
     @api_endpoint
-    def pipelines(request: Request) -> dict:
-        return api.pipelines()
+    def pipelines(request: Request) -> Rendered:
+        return api.cached_document("pipelines", api.pipelines)
 
     @api_endpoint
-    def workflows(request: Request) -> dict:
-        return api.workflows()
+    def workflows(request: Request) -> Rendered:
+        return api.cached_document("workflows", api.workflows)
 
     @api_endpoint
-    def dag(request: Request) -> dict:
-        return api.dag()
+    def dag(request: Request) -> Rendered:
+        return api.cached_document("dag", api.dag)
 
     @api_endpoint
     def dag_layout(request: Request) -> dict:
@@ -3556,8 +4357,14 @@ def build_routes(api: RunLogApi, config: Config) -> list:
             raise BadRequest(
                 f"give at most one of focus, workflow and run, not {given}"
             )
-        return api.graph_layout(
-            params["focus"] or None, params["workflow"] or None, params["run"] or None
+        key = ("layout", params["focus"], params["workflow"], params["run"])
+        return api.cached_document(
+            key,
+            lambda: api.graph_layout(
+                params["focus"] or None,
+                params["workflow"] or None,
+                params["run"] or None,
+            ),
         )
 
     return [
@@ -3592,14 +4399,16 @@ async def method_not_allowed(request: Request, error: Exception) -> Response:
 
 
 def build_app(config: Config, store: RunLogStore, catalog: Catalog) -> Any:
-    """The ASGI application: routes behind the auth gate."""
+    """Build the ASGI application: the routes behind the browser guard (Host
+    and Origin checks) and then the auth gate."""
     api = RunLogApi(store, catalog, config)
+    actions = RunActions(store, catalog, config)
     app = Starlette(
-        routes=build_routes(api, config),
+        routes=build_action_routes(actions) + build_routes(api, config),
         exception_handlers={404: not_found, 405: method_not_allowed},
     )
     app.state.api = api
-    return AuthGate(app, config.token)
+    return BrowserGuard(AuthGate(app, config.token), config.bind, config.allowed_hosts)
 
 
 # ------------------------------------------------------------------------------------
@@ -4098,6 +4907,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="never write to the RunLog: actions are off and their buttons hidden",
     )
     add(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="a DNS name (with a port, only on that port) that browsers use to reach"
+        " flow-web, e.g. behind a reverse proxy; repeatable. Requests naming"
+        " another host are rejected, except this server's own addresses and"
+        " localhost",
+    )
+    add(
         "--late-after",
         dest="late_grace_s",
         type=int,
@@ -4185,6 +5005,12 @@ def config_from_args(
             f"the token from --token or {ENV_TOKEN} is empty; give a"
             " non-empty token or leave it unset"
         )
+    for entry in args.allowed_hosts:
+        if parse_host(entry) is None:
+            raise ConfigError(
+                f"--allowed-host {entry!r} is not a host name; give NAME or"
+                " NAME:PORT, e.g. --allowed-host flow.example.com"
+            )
     return Config(
         run_log_url=run_log_url,
         bind=args.bind,
@@ -4197,6 +5023,7 @@ def config_from_args(
         now=now,
         late_grace_s=args.late_grace_s,
         access_log=args.access_log,
+        allowed_hosts=tuple(args.allowed_hosts),
     )
 
 
@@ -4265,6 +5092,16 @@ def serve(config: Config, store: RunLogStore, catalog: Catalog) -> None:
             " restart, rerun or pause runs; pass --token or set %s",
             config.bind,
             ENV_TOKEN,
+        )
+    if config.allowed_hosts:
+        log.info(
+            "accepting the Host names %s besides localhost and this server's addresses",
+            ", ".join(config.allowed_hosts),
+        )
+    elif config.bind not in LOOPBACK_HOSTS:
+        log.info(
+            "browsers must reach flow-web by IP address or localhost; pass"
+            " --allowed-host NAME for each DNS name they use"
         )
     app = build_app(config, store, catalog)
     server_config = uvicorn.Config(
