@@ -41,6 +41,7 @@ import hashlib
 import hmac
 import importlib
 import ipaddress
+import itertools
 import json
 import logging
 import os
@@ -1063,6 +1064,8 @@ def _socket_error_text(error: BaseException) -> str:
 
 
 CHANGE_MARKER_SQL = "SELECT CAST(pg_current_snapshot() AS TEXT)"
+# A %s placeholder or a %% escape in a statement written for paramstyle format.
+_FORMAT_PLACEHOLDER_RE = re.compile(r"%([s%])")
 
 
 class PostgresConnector(ServerConnector):
@@ -1161,6 +1164,20 @@ class PostgresConnector(ServerConnector):
             _close_quietly(connection)
             raise
         return connection
+
+    def fetch_all(self, connection: Any, sql: str, params: Sequence[Any]) -> list:
+        if not params:
+            return super().fetch_all(connection, sql, params)
+        # pg8000's DB-API cursor converts %s placeholders by scanning the
+        # statement one character at a time in Python, which took a third of
+        # the time of /api/pipelines on a million runs; a regular expression
+        # does the same for flow-web's own statements, whose string literals
+        # contain no %s.
+        numbers = itertools.count(1)
+        statement = _FORMAT_PLACEHOLDER_RE.sub(
+            lambda match: "%" if match.group(1) == "%" else f"${next(numbers)}", sql
+        )
+        return connection.execute_unnamed(statement, vals=tuple(params)).rows or []
 
     def change_marker(self, connection: Any) -> Any:
         # The current snapshot lists the oldest running transaction, the next
