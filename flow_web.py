@@ -414,6 +414,10 @@ class Dialect:
     # (name, columns) of the indexes on run_records: ematix-flow's three,
     # which in SQLite end with the implicit rowid and on servers with `seq`.
     run_records_indexes: tuple
+    # Statement that serialises writers of one pipeline (its name bound to
+    # `?`) until the transaction ends, even before the pipeline has a row to
+    # lock; empty where locking rows is enough.
+    pipeline_lock_sql: str = ""
 
     def sql(self, text: str) -> str:
         if self.paramstyle == "qmark":
@@ -488,6 +492,9 @@ POSTGRES_DIALECT = Dialect(
     pipeline_names_sql=_SKIP_SCAN_PIPELINES_SQL,
     begin_write_sql="BEGIN",
     lock_rows_sql=" FOR UPDATE",
+    # PostgreSQL takes no gap locks, so a transaction-scoped advisory lock
+    # keyed on the pipeline name stands in for the row that may not exist yet.
+    pipeline_lock_sql="SELECT pg_advisory_xact_lock(hashtext(?))",
     table_names_sql=(
         "SELECT tablename FROM pg_catalog.pg_tables"
         " WHERE schemaname = ANY (current_schemas(false))"
@@ -532,6 +539,9 @@ MYSQL_DIALECT = Dialect(
     pipeline_names_sql="SELECT DISTINCT pipeline FROM run_records",
     begin_write_sql="START TRANSACTION",
     lock_rows_sql=" FOR UPDATE",
+    # A named lock lives as long as the session, and write connections are
+    # closed right after their transaction, which releases it after COMMIT.
+    pipeline_lock_sql="SELECT GET_LOCK(CONCAT('flow-web:', SHA1(?)), 10)",
     table_names_sql=(
         "SELECT table_name FROM information_schema.tables"
         " WHERE table_schema = DATABASE()"
@@ -1882,16 +1892,16 @@ class RunLogStore:
 
     def lock_pipeline(self, execute: Callable[..., Any], pipeline: str) -> None:
         """Serialise requests for one pipeline inside a `transaction()` on
-        servers by locking the pipeline's newest row."""
-        # NOTE: a pipeline without any row has nothing to lock, so on
-        # PostgreSQL two concurrent first requests for it can both insert.
-        if not self.dialect.lock_rows_sql:
+        servers, with a lock on its name that holds even before the pipeline
+        has any row (SQLite's BEGIN IMMEDIATE serialises every writer)."""
+        if not self.dialect.pipeline_lock_sql:
             return
-        execute(
-            "SELECT run_id FROM run_records WHERE pipeline = ?"
-            " ORDER BY started_at DESC LIMIT 1" + self.dialect.lock_rows_sql,
-            (pipeline,),
-        ).fetchall()
+        row = execute(self.dialect.pipeline_lock_sql, (pipeline,)).fetchone()
+        if row is not None and row[0] == 0:
+            raise Unavailable(
+                f"another writer held the lock on pipeline {pipeline} for 10 s;"
+                " retry in a moment"
+            )
 
     def pending_request(
         self, execute: Callable[..., Any], pipeline: str, extras: Mapping[str, Any]

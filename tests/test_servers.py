@@ -662,6 +662,47 @@ def test_without_row_lock_both_enqueue(fresh_url, kind):
     store.close()
 
 
+def enqueue_first_twice(store: flow_web.RunLogStore) -> list:
+    """Two threads each enqueue the first request of a pipeline that has no
+    row yet, unless one is pending; returns their outcomes."""
+    outcomes: list = []
+    barrier = threading.Barrier(2)
+
+    def enqueue(number: int) -> None:
+        barrier.wait()
+        with store.transaction() as execute:
+            store.lock_pipeline(execute, "brand_new_job")
+            pending = execute(
+                "SELECT COUNT(*) FROM run_records WHERE pipeline = ?",
+                ("brand_new_job",),
+            ).fetchall()[0][0]
+            time.sleep(0.5)
+            if pending:
+                outcomes.append("found pending")
+                return
+            record = dataclasses.replace(
+                REQUESTED, run_id=f"run-now-{number}", pipeline="brand_new_job"
+            )
+            store.insert_run(execute, record)
+            outcomes.append("enqueued")
+
+    threads = [threading.Thread(target=enqueue, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return sorted(outcomes)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_pipeline_lock_serialises_first_requests(fresh_url, kind):
+    store = history_store(fresh_url)
+    outcomes = enqueue_first_twice(store)
+    assert outcomes == ["enqueued", "found pending"]
+    assert store.count_runs("brand_new_job", None) == 1
+    store.close()
+
+
 def test_sqlite_writers_serialise(tmp_path):
     path = tmp_path / "run_log.db"
     sqlite3.connect(path).close()
