@@ -414,6 +414,10 @@ class Dialect:
     # (name, columns) of the indexes on run_records: ematix-flow's three,
     # which in SQLite end with the implicit rowid and on servers with `seq`.
     run_records_indexes: tuple
+    # Runs a per-pipeline `{select}` for every name of a bound list in one
+    # statement; planning a UNION of hundreds of parts costs PostgreSQL more
+    # than running them. Empty where UNION ALL is used instead.
+    lateral_names_sql: str = ""
     # Statement that serialises writers of one pipeline (its name bound to
     # `?`) until the transaction ends, even before the pipeline has a row to
     # lock; empty where locking rows is enough.
@@ -495,6 +499,10 @@ POSTGRES_DIALECT = Dialect(
     # PostgreSQL takes no gap locks, so a transaction-scoped advisory lock
     # keyed on the pipeline name stands in for the row that may not exist yet.
     pipeline_lock_sql="SELECT pg_advisory_xact_lock(hashtext(?))",
+    lateral_names_sql=(
+        "SELECT part.* FROM unnest(CAST(? AS text[])) AS names(name)"
+        " CROSS JOIN LATERAL ({select}) AS part"
+    ),
     table_names_sql=(
         "SELECT tablename FROM pg_catalog.pg_tables"
         " WHERE schemaname = ANY (current_schemas(false))"
@@ -1730,8 +1738,7 @@ class RunLogStore:
         columns: Sequence[str] = SUMMARY_COLUMNS,
     ) -> dict:
         """The `per_name` newest runs of each pipeline (optionally only those
-        with the given status), newest first, keyed by pipeline; one statement
-        per 100 names, each part served by the pipeline index."""
+        with the given status), newest first, keyed by pipeline."""
         result: dict = {name: [] for name in names}
         extra = ""
         if status is not None:
@@ -1741,21 +1748,12 @@ class RunLogStore:
         tiebreak = self.dialect.tiebreak_column
         select = (
             f"SELECT {', '.join(columns)}, {tiebreak} AS tiebreak FROM run_records"
-            f" WHERE pipeline = ?{extra}"
+            f" WHERE pipeline = {{pipeline}}{extra}"
             f" ORDER BY started_at DESC, {tiebreak} ASC LIMIT ?"
         )
-        for start in range(0, len(names), 100):
-            chunk = list(names[start : start + 100])
-            parts = [
-                f"SELECT * FROM ({select}) AS part{index}"
-                for index in range(len(chunk))
-            ]
-            params: list = []
-            for name in chunk:
-                params += [name, per_name]
-            for row in self.query(" UNION ALL ".join(parts), params):
-                record = _record_from_row(columns, row[:-1], tiebreak=row[-1])
-                result[record.pipeline].append(record)
+        for row in self._rows_per_pipeline(select, names, per_name):
+            record = _record_from_row(columns, row[:-1], tiebreak=row[-1])
+            result[record.pipeline].append(record)
         for records in result.values():
             records.sort(key=lambda record: record.tiebreak)
             records.sort(key=lambda record: record.started_at or "", reverse=True)
@@ -1764,24 +1762,39 @@ class RunLogStore:
     def recent_durations(self, names: Sequence[str], per_name: int) -> dict:
         """Durations in ms of each pipeline's `per_name` newest finished runs."""
         result: dict = {name: [] for name in names}
-        duration = self.dialect.duration_ms_sql
         select = (
-            f"SELECT pipeline, {duration} FROM run_records WHERE pipeline = ?"
-            " AND finished_at IS NOT NULL ORDER BY started_at DESC LIMIT ?"
+            f"SELECT pipeline, {self.dialect.duration_ms_sql} FROM run_records"
+            " WHERE pipeline = {pipeline} AND finished_at IS NOT NULL"
+            " ORDER BY started_at DESC LIMIT ?"
         )
+        for pipeline, millis in self._rows_per_pipeline(select, names, per_name):
+            if millis is not None:
+                result[_coerce_text(pipeline)].append(int(millis))
+        return result
+
+    def _rows_per_pipeline(self, select: str, names: Sequence[str], limit: int) -> list:
+        """Run `select` (whose `{pipeline}` marks the pipeline it filters on
+        and whose one `?` is the row limit) for every name, each part served
+        by the pipeline index: in one LATERAL join where the dialect has one,
+        else as UNION ALL of 100 parts per statement."""
+        if not names:
+            return []
+        if self.dialect.lateral_names_sql:
+            part = select.format(pipeline="names.name")
+            sql = self.dialect.lateral_names_sql.format(select=part)
+            return self.query(sql, (list(names), limit))
+        rows: list = []
         for start in range(0, len(names), 100):
             chunk = list(names[start : start + 100])
             parts = [
-                f"SELECT * FROM ({select}) AS part{index}"
+                f"SELECT * FROM ({select.format(pipeline='?')}) AS part{index}"
                 for index in range(len(chunk))
             ]
             params: list = []
             for name in chunk:
-                params += [name, per_name]
-            for pipeline, millis in self.query(" UNION ALL ".join(parts), params):
-                if millis is not None:
-                    result[_coerce_text(pipeline)].append(int(millis))
-        return result
+                params += [name, limit]
+            rows += self.query(" UNION ALL ".join(parts), params)
+        return rows
 
     def status_counts_since(self, names: Sequence[str], since: dt.datetime) -> dict:
         """(runs, failed runs) per pipeline among runs started at or after
