@@ -1,11 +1,11 @@
 """A synthetic project of 200 jobs in 20 workflows, for benchmarks.
 
-project_graph() builds each workflow of 10 jobs from small layered shapes (a
-chain, a fan-out, a fan-in, a diamond), sometimes joined end to start, and then
-adds edges from a job of an earlier workflow to a job of a later one until the
-project has PROJECT_EDGE_COUNT edges, and at least PROJECT_MIN_CROSS_EDGES such
-edges. The result depends only on the seed, and seed 7 gives 159 edges, 11 of them
-between workflows.
+project_graph() builds each workflow of 10 jobs from small layered shapes: a
+chain, a fan-out, a fan-in or a diamond. Consecutive shapes are sometimes joined
+end to start. Then it adds edges from a job of an earlier workflow to a job of a
+later one, until the project has PROJECT_EDGE_COUNT edges and at least
+PROJECT_MIN_CROSS_EDGES of them run between workflows. The result depends only on
+the seed. Seed 7 gives 159 edges, 11 of them between workflows.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ def project_graph(
 ) -> tuple[list[str], list[tuple[str, str]], dict[str, list[str]]]:
     """Return (jobs, edges, workflows) for a 200-job project.
 
-    jobs are job_000 .. job_199, and workflow wf_NN holds jobs 10 * NN to
+    jobs are job_000 .. job_199, and workflow wf_NN contains jobs 10 * NN to
     10 * NN + 9. edges are sorted (upstream, downstream) depends_on pairs without
     repeats or cycles: each one joins two jobs of one workflow, except the few that
     run from an earlier workflow to a later one.
     """
     rng = random.Random(seed)
-    jobs = [f"job_{index:03d}" for index in range(200)]
+    job_count = PROJECT_WORKFLOW_COUNT * PROJECT_JOBS_PER_WORKFLOW
+    jobs = [f"job_{index:03d}" for index in range(job_count)]
     workflows: dict[str, list[str]] = {}
     edges: set[tuple[str, str]] = set()
     for number in range(PROJECT_WORKFLOW_COUNT):
@@ -63,8 +64,8 @@ def _workflow_edges(members: list[str], rng: random.Random) -> list[tuple[str, s
 
 
 def _shape_edges(shape: list[str], rng: random.Random) -> list[tuple[str, str]]:
-    """Return the edges of a chain, fan-out, fan-in or diamond over shape, whose
-    first job is upstream of the others and whose last job is downstream."""
+    """Return the edges of a chain, fan-out, fan-in or diamond over the jobs of
+    shape, chosen at random. Every edge runs from an earlier job to a later one."""
     first, middle, last = shape[0], shape[1:-1], shape[-1]
     kind = rng.choice(("chain", "fan-out", "fan-in", "diamond"))
     if kind == "chain" or not middle:
