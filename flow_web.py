@@ -4423,7 +4423,8 @@ def focus_neighbourhood(
     upstream = _hop_layers(focus, edges, 0)
     downstream = _hop_layers(focus, edges, 1)
     if depth is None:
-        depth = max(len(upstream), len(downstream))
+        # At least 1, so a job without neighbours does not index layer -1.
+        depth = max(len(upstream), len(downstream), 1)
         while (
             depth > 1
             and 1 + _count_within(upstream, depth) + _count_within(downstream, depth)
