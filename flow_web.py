@@ -2654,7 +2654,11 @@ class Forecaster:
             previous_tick(expression, zone_name, now),
             next_tick(expression, zone_name, now),
         )
-        if None not in bracket:
+        # When `now` is itself a tick, the bracket spans it, so it is not
+        # reused: a moment later that tick would be the last one.
+        if None not in bracket and now.astimezone(dt.timezone.utc) != next_tick(
+            expression, zone_name, bracket[0]
+        ):
             with self._lock:
                 self._brackets[key] = bracket
         return bracket
