@@ -187,8 +187,7 @@ def test_postgres_restart_under_load(pyz):
                 env=SERVER_ENV,
             )
         finally:
-            stress.pg_cluster("start")
-            stress.wait_for_postgres()
+            stress.ensure_postgres_running()
 
     assert fault.error is None
     assert stress.failures(outcome) == [], failure_lines(outcome)

@@ -748,13 +748,24 @@ def pg_cluster(action: str) -> None:
     )
 
 
+def postgres_is_ready() -> bool:
+    ready = subprocess.run(
+        ["pg_isready", "-q", "-h", SERVER_HOST, "-p", "5432"], check=False
+    )
+    return ready.returncode == 0
+
+
+def ensure_postgres_running() -> None:
+    """Start the local cluster unless it accepts connections already."""
+    if not postgres_is_ready():
+        pg_cluster("start")
+        wait_for_postgres()
+
+
 def wait_for_postgres(timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        ready = subprocess.run(
-            ["pg_isready", "-q", "-h", SERVER_HOST, "-p", "5432"], check=False
-        )
-        if ready.returncode == 0:
+        if postgres_is_ready():
             return
         time.sleep(0.1)
     raise RuntimeError("PostgreSQL did not accept connections within 60 s")
