@@ -103,17 +103,23 @@ DB_BUSY_TIMEOUT_S = 3.0
 CACHE_TTL_S = 2.0
 CACHE_MAX_ENTRIES = 64
 
-# Threads that run the endpoints' database work. anyio's default of 40
-# threads contend for the GIL: with 8, 50 clients of tests/bench/stress.py
-# on the 1,000,000-run benchmark RunLog got more requests per second and a
-# lower p99 on two cores (see BENCHMARKS.md).
+# Threads that run the endpoints: cache lookups and single-run queries,
+# since documents are built by threads of their own. anyio's default is 40.
+# With 8, 50 clients of tests/bench/stress.py on the 1,000,000-run benchmark
+# RunLog got the same throughput and p99 as with 40, within the noise of a
+# shared two-core machine (see BENCHMARKS.md). They need 8 pooled
+# connections, each with its own SQLite page cache, instead of 40.
 WORKER_THREADS = 8
-# Threads that build cached documents, apart from the worker threads. With
-# two, one slow page (the runs sorted by duration) does not hold up others.
+# Threads that build the cached documents that requests wait for, apart
+# from the worker threads. With two, one slow page (the runs sorted by
+# duration) does not hold up others.
 DOCUMENT_BUILD_THREADS = 2
+# A thread that rebuilds documents in the background after another process
+# changed the RunLog, while requests get the previous versions.
+DOCUMENT_REFRESH_THREADS = 1
 # One pooled connection for every thread that reads the RunLog, so none
 # waits for a connection or opens one per request.
-DB_POOL_SIZE = WORKER_THREADS + DOCUMENT_BUILD_THREADS
+DB_POOL_SIZE = WORKER_THREADS + DOCUMENT_BUILD_THREADS + DOCUMENT_REFRESH_THREADS
 # Idle keep-alive connections stay open this long: longer than the page's
 # 5-second refresh, so a browser reuses its connection instead of racing
 # the server's close.
@@ -1698,6 +1704,10 @@ class RunLogStore:
             )
 
     # -- change detection and caching ---------------------------------------------
+
+    def committed_writes(self) -> int:
+        """Return how many write transactions this process has committed."""
+        return self._commits
 
     def fingerprint(self) -> Any:
         """A value that differs whenever the RunLog may have changed."""
@@ -4319,6 +4329,11 @@ DOCUMENT_TIME_BUCKET_S = 5
 # job or step name does not stretch its box, and the whole drawing, across
 # thousands of pixels. The node's `name` keeps the whole name.
 NODE_LABEL_MAX_CHARS = 60
+# Rendered documents kept, by the size of their bodies. On the 200-job
+# benchmark project the layouts of every workflow and job, the first pages
+# of the runs list and the job list take about 5 MB, so that clients moving
+# between views find them built.
+DOCUMENT_CACHE_MAX_BYTES = 16 * 1024 * 1024
 # The oldest previous version of a document served while another request
 # waits for it to be rebuilt; with an older one, requests wait too.
 STALE_DOCUMENT_MAX_AGE_S = 30.0
@@ -4568,59 +4583,105 @@ def encode_json(document: Any) -> bytes:
 class _CachedDocument:
     rendered: Rendered
     version: Any
+    writes: int
     built_at: float
 
 
 class DocumentCache:
     """Rendered documents by key, each with the version (RunLog state and
-    time bucket) it was built for, evicting the least recently used.
+    time bucket) it was built for. The least recently used go when their
+    bodies add up to more than `max_bytes`.
 
     Out-of-date documents are built by a few threads of their own, so that
-    requests never hold a worker thread while a document is built. A request
-    that finds its document out of date starts the build and waits for it,
-    so a client that changes the RunLog and reads it again gets its change.
-    Requests that arrive while that build runs get the previous version
-    instead of waiting, unless it was built more than
-    STALE_DOCUMENT_MAX_AGE_S ago."""
+    requests never hold a worker thread while a document is built. How a
+    request waits for a build depends on what made its document out of date:
 
-    def __init__(self, max_entries: int = CACHE_MAX_ENTRIES):
-        self.max_entries = max_entries
+    - This process wrote to the RunLog (an action): the first request starts
+      the build and waits for it, so an operator who acts and reads again
+      gets the change.
+    - Another process wrote (the scheduler), or the time bucket passed: the
+      request gets the previous version and the build runs in the
+      background, since nobody here waits for such a change.
+    - A build already runs: the request gets the previous version.
+
+    A previous version built more than STALE_DOCUMENT_MAX_AGE_S ago is not
+    served; the request waits for the build instead."""
+
+    def __init__(self, max_bytes: int = DOCUMENT_CACHE_MAX_BYTES):
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._entries: collections.OrderedDict = collections.OrderedDict()
         self._builds: dict = {}
-        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._executors: dict = {}
         self._lock = threading.Lock()
 
-    def get(self, key: Any, version: Any, build: Callable[[], Rendered]) -> Any:
-        """The document for `key` at `version`, the previous version while
-        another request's build runs, or a Future of the build this call
-        started."""
+    def get(
+        self, key: Any, version: Any, writes: int, build: Callable[[], Rendered]
+    ) -> Any:
+        """Return the document for `key` at `version`, a previous version,
+        or a Future of a build this call started. `writes` counts the
+        transactions this process has committed so far."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
                 if entry.version == version:
                     return entry.rendered
+            recent = entry is not None and (
+                time.monotonic() - entry.built_at <= STALE_DOCUMENT_MAX_AGE_S
+            )
             running = self._builds.get(key)
-            if running is not None:
-                recent = entry is not None and (
-                    time.monotonic() - entry.built_at <= STALE_DOCUMENT_MAX_AGE_S
-                )
+            if running is not None and running[2] == writes:
                 return entry.rendered if recent else running[1]
-            if self._executor is None:
-                self._executor = concurrent.futures.ThreadPoolExecutor(
+            if recent and entry.writes == writes:
+                if running is None:
+                    self._start_build(key, version, writes, build, background=True)
+                return entry.rendered
+            return self._start_build(key, version, writes, build, background=False)
+
+    def _start_build(
+        self,
+        key: Any,
+        version: Any,
+        writes: int,
+        build: Callable[[], Rendered],
+        background: bool,
+    ) -> concurrent.futures.Future:
+        # Called with self._lock held. Builds that requests wait for have
+        # threads of their own, so they never queue behind background ones.
+        if not self._executors:
+            self._executors = {
+                False: concurrent.futures.ThreadPoolExecutor(
                     DOCUMENT_BUILD_THREADS, thread_name_prefix="flow-web-build"
-                )
-            token = object()
-            future = self._executor.submit(self._build, key, version, build, token)
-            self._builds[key] = (token, future)
-            return future
+                ),
+                True: concurrent.futures.ThreadPoolExecutor(
+                    DOCUMENT_REFRESH_THREADS, thread_name_prefix="flow-web-refresh"
+                ),
+            }
+        token = object()
+        future = self._executors[background].submit(
+            self._build, key, version, writes, build, token
+        )
+        self._builds[key] = (token, future, writes)
+        return future
 
     def _build(
-        self, key: Any, version: Any, build: Callable[[], Rendered], token: object
+        self,
+        key: Any,
+        version: Any,
+        writes: int,
+        build: Callable[[], Rendered],
+        token: object,
     ) -> Rendered:
         started = time.monotonic()
         try:
             rendered = build()
+        except FlowWebError:
+            raise
+        except Exception:
+            # Nobody may wait for a background build, so it is logged here.
+            log.exception("building the document %r failed", key)
+            raise
         finally:
             with self._lock:
                 if self._builds.get(key, (None,))[0] is token:
@@ -4630,11 +4691,20 @@ class DocumentCache:
             # A build that began before another one finished is older than
             # that one's result, so it does not replace it.
             if newest is None or newest.built_at <= started:
-                self._entries[key] = _CachedDocument(rendered, version, started)
-                self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+                entry = _CachedDocument(rendered, version, writes, started)
+                self._store(key, entry)
         return rendered
+
+    def _store(self, key: Any, entry: _CachedDocument) -> None:
+        # Called with self._lock held.
+        previous = self._entries.pop(key, None)
+        if previous is not None:
+            self._bytes -= len(previous.rendered.body)
+        self._entries[key] = entry
+        self._bytes += len(entry.rendered.body)
+        while self._bytes > self.max_bytes and len(self._entries) > 1:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= len(evicted.rendered.body)
 
 
 class RunLogApi:
@@ -4660,8 +4730,11 @@ class RunLogApi:
         bucket = None
         if changes_with_time:
             bucket = int(self.config.clock().timestamp() // DOCUMENT_TIME_BUCKET_S)
+        # Read before the fingerprint, so a write that commits in between
+        # makes this request wait rather than get the previous version.
+        writes = self.store.committed_writes()
         version = (self.store.fingerprint(), bucket)
-        return self.documents.get(key, version, lambda: Rendered.of(build()))
+        return self.documents.get(key, version, writes, lambda: Rendered.of(build()))
 
     # -- runs -------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 
 import pytest
-from conftest import CAPTURED_AT, FIXTURE_DB, run_pyz
+from conftest import CAPTURED_AT, FIXTURE_DB, run_pyz, wait_until
 from starlette.testclient import TestClient
 
 import flow_web
@@ -169,7 +169,11 @@ def test_database_replaced_while_serving(tmp_path):
     connection.commit()
     connection.close()
     replacement.replace(path)
-    assert client.get("/api/runs?limit=1").json()["total"] == 551 - 192
+    # Another process's change shows once the document is rebuilt, which a
+    # background thread does while the previous version is served.
+    assert wait_until(
+        lambda: client.get("/api/runs?limit=1").json()["total"] == 551 - 192
+    )
 
 
 def test_new_run_appears_without_restart(tmp_path):
@@ -185,6 +189,13 @@ def test_new_run_appears_without_restart(tmp_path):
     )
     writer.commit()
     writer.close()
+    # The scheduler's row shows once the document is rebuilt in the background.
+    wait_until(
+        lambda: (
+            client.get("/api/pipelines").json()["pipelines"][0]["name"]
+            == "adhoc_vacuum"
+        )
+    )
     after = client.get("/api/pipelines").json()
     assert before["pipelines"][0]["name"] == "data_quality_gate"
     assert after["pipelines"][0]["name"] == "adhoc_vacuum"

@@ -781,7 +781,7 @@ class Settings:
     warmup_s: float = 5.0
     max_requests: int = 2_000_000
     write_interval_s: float = 5.0
-    action_interval_s: float = 1.0
+    action_interval_s: float = 5.0
     fault: Optional[Fault] = None
     slow_idle: int = 0
     slow_trickling: int = 0
@@ -1277,8 +1277,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--action-interval",
         type=float,
-        default=1.0,
-        help="seconds between POST actions (default 1)",
+        default=5.0,
+        help="seconds between POST actions (default 5)",
     )
     add("--fault", choices=("lock", "replace", "postgres"))
     add("--fault-at", type=float, help="seconds into the run (default a third)")
