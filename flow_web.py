@@ -1510,8 +1510,10 @@ class RunLogStore:
         self._cache_fingerprint: Any = None
         self._cache_locks: dict = {}
         self._cache_lock = threading.Lock()
+        # Messages only: a kept exception would keep its traceback's frames,
+        # and the documents they were building, alive for the outage.
         self._marker_failure: Optional[tuple] = None
-        self._outage: Optional[FlowWebError] = None
+        self._outage: Optional[str] = None
         self._outage_began = 0.0
         self._probe_lock = threading.Lock()
 
@@ -1560,7 +1562,7 @@ class RunLogStore:
         outage = self._outage
         probing = outage is not None
         if probing and not self._probe_lock.acquire(blocking=False):
-            raise Unavailable(str(outage))
+            raise Unavailable(outage)
         try:
             yield
         except (StaleConnection, StatementFailed):
@@ -1583,7 +1585,7 @@ class RunLogStore:
                 self.connector.describe(),
                 error,
             )
-        self._outage = error
+        self._outage = str(error)
 
     def _end_outage(self) -> None:
         if self._outage is not None:
@@ -1725,11 +1727,11 @@ class RunLogStore:
             # DB_BUSY_TIMEOUT_S again behind it.
             failure = self._marker_failure
             if failure is not None and failure[1] >= waiting_since:
-                raise Unavailable(str(failure[0]))
+                raise Unavailable(failure[0])
             try:
                 marker = self._read_marker(identity)
             except FlowWebError as error:
-                self._marker_failure = (error, time.monotonic())
+                self._marker_failure = (str(error), time.monotonic())
                 raise
             self._marker_failure = None
         if marker is None:
