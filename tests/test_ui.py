@@ -494,10 +494,10 @@ def test_jobs_bar_opens_run(page, fixture_server):
 
 def test_runs_newest_first(page, fixture_server):
     open_view(page, fixture_server, "#/runs")
-    rows = page.locator(".runs-table tbody tr")
+    rows = page.locator(".runs-table .runs-group .run-row")
     assert rows.count() == 50
     assert rows.first.get_attribute("data-run-id") == NEWEST_RUN
-    header = page.locator('th[aria-sort] button[data-sort="started"]')
+    header = page.locator('[aria-sort] button[data-sort="started"]')
     assert normalised_text(header) == "Started ▼"
     assert normalised_text(page.locator(".pager .range")) == "1–50 of 551"
 
@@ -505,17 +505,17 @@ def test_runs_newest_first(page, fixture_server):
 def test_runs_header_sorts(page, fixture_server):
     open_view(page, fixture_server, "#/runs")
     before = rendered_count(page)
-    page.locator('th button[data-sort="pipeline"]').click()
+    page.locator('.runs-head button[data-sort="pipeline"]').click()
     wait_rendered_after(page, before)
     assert "sort=pipeline" in page.url
     _, expected, _ = fixture_server.get("/api/runs?sort=pipeline&order=asc&limit=1")
-    first = page.locator(".runs-table tbody tr").first
+    first = page.locator(".runs-table .runs-group .run-row").first
     assert first.get_attribute("data-run-id") == expected["runs"][0]["run_id"]
     before = rendered_count(page)
-    page.locator('th button[data-sort="pipeline"]').click()
+    page.locator('.runs-head button[data-sort="pipeline"]').click()
     wait_rendered_after(page, before)
     _, expected, _ = fixture_server.get("/api/runs?sort=pipeline&order=desc&limit=1")
-    first = page.locator(".runs-table tbody tr").first
+    first = page.locator(".runs-table .runs-group .run-row").first
     assert first.get_attribute("data-run-id") == expected["runs"][0]["run_id"]
     assert "order=desc" in page.url
 
@@ -523,7 +523,7 @@ def test_runs_header_sorts(page, fixture_server):
 def test_runs_duration_sort_permalink(page, fixture_server):
     open_view(page, fixture_server, "#/runs?sort=duration&order=desc", reload=True)
     _, expected, _ = fixture_server.get("/api/runs?sort=duration&order=desc&limit=50")
-    shown = page.locator(".runs-table tbody tr").evaluate_all(
+    shown = page.locator(".runs-table .runs-group .run-row").evaluate_all(
         "(rows) => rows.map((r) => r.dataset.runId)"
     )
     assert shown == [run["run_id"] for run in expected["runs"]]
@@ -546,9 +546,9 @@ def test_runs_pagination(page, fixture_server):
 
 def test_runs_filter_by_pipeline(page, fixture_server):
     open_view(page, fixture_server, "#/runs?pipeline=build_sales_mart&status=failed")
-    rows = page.locator(".runs-table tbody tr")
+    rows = page.locator(".runs-table .runs-group .run-row")
     pipelines = set(
-        rows.evaluate_all("(rows) => rows.map((r) => r.cells[1].textContent)")
+        rows.evaluate_all("(rows) => rows.map((r) => r.children[1].textContent)")
     )
     assert pipelines == {"build_sales_mart"}
     assert rows.first.get_attribute("data-run-id") == FAILED_BATCH_RUN
@@ -558,7 +558,7 @@ def test_runs_filter_by_pipeline(page, fixture_server):
 def test_runs_row_opens_detail(page, fixture_server):
     open_view(page, fixture_server, "#/runs?status=failed")
     before = rendered_count(page)
-    page.locator(f'tr[data-run-id="{FAILED_BATCH_RUN}"] td').nth(1).click()
+    page.locator(f'.run-row[data-run-id="{FAILED_BATCH_RUN}"] .cell').nth(1).click()
     wait_rendered_after(page, before)
     assert page.url.endswith("#/runs/" + FAILED_BATCH_RUN)
 
@@ -576,7 +576,9 @@ def test_status_pills_distinct(page, fixture_server):
         "cancelled",
     ):
         open_view(page, fixture_server, f"#/runs?status={status}")
-        pill = page.locator(".runs-table tbody tr").first.locator(".pill[data-status]")
+        pill = page.locator(".runs-table .runs-group .run-row").first.locator(
+            ".pill[data-status]"
+        )
         colours[status] = computed(pill, "color")
         shapes[status] = pill.locator(".dot").evaluate(
             """(dot) => {
@@ -853,14 +855,22 @@ def test_time_zone_toggle(browser, fixture_server):
     page = context.new_page()
     try:
         open_view(page, fixture_server, "#/runs")
-        first = page.locator(".runs-table tbody tr").first.locator("td").nth(2)
+        first = (
+            page.locator(".runs-table .runs-group .run-row")
+            .first.locator(".cell")
+            .nth(2)
+        )
         assert normalised_text(first) == "2026-12-04 15:35:00 UTC"
         before = rendered_count(page)
         page.locator("#zone-toggle").click()
         wait_rendered_after(page, before)
         assert normalised_text(first) == "2026-12-04 10:35:00 EST"
         open_view(page, fixture_server, "#/runs", reload=True)
-        first = page.locator(".runs-table tbody tr").first.locator("td").nth(2)
+        first = (
+            page.locator(".runs-table .runs-group .run-row")
+            .first.locator(".cell")
+            .nth(2)
+        )
         assert normalised_text(first) == "2026-12-04 10:35:00 EST"
         assert normalised_text(page.locator("#zone-toggle")) == "Local"
     finally:
@@ -958,7 +968,10 @@ def test_hostile_strings_are_text(page, pyz, tmp_path):
         title = page.locator(".card[data-job] .card-title")
         assert title.inner_text() == HOSTILE_NAME
         open_view(page, server, "#/runs")
-        assert page.locator(".runs-table tbody td").nth(1).inner_text() == HOSTILE_NAME
+        assert (
+            page.locator(".runs-table .run-row[data-run-id] .cell").nth(1).inner_text()
+            == HOSTILE_NAME
+        )
         open_view(page, server, "#/runs/hostile-1")
         assert page.locator(".error-block").inner_text() == HOSTILE_ERROR
         assert page.locator("h1").inner_text() == HOSTILE_NAME
@@ -1008,7 +1021,7 @@ def test_token_prompt_and_bearer(page, pyz, tmp_path):
         assert authorised[-1].headers["authorization"] == "Bearer s3cret-token"
         open_view(page, server, "#/runs", reload=True)
         assert not dialog.is_visible()
-        assert page.locator(".runs-table tbody tr").count() == 50
+        assert page.locator(".runs-table .runs-group .run-row").count() == 50
 
 
 # ---- Live refresh and errors -------------------------------------------------
@@ -1036,7 +1049,7 @@ def test_live_refresh_shows_new_run(page, pyz, tmp_path):
             ),
         )
         connection.commit()
-        first = page.locator(".runs-table tbody tr").first
+        first = page.locator(".runs-table .runs-group .run-row").first
         found = wait_until(
             lambda: first.get_attribute("data-run-id") == "live-new-run-1",
             timeout_s=15,
