@@ -741,6 +741,18 @@ def test_run_failed_batch_facts(page, fixture_server):
     assert computed(pending.first, "strokeDasharray") != "none"
 
 
+def test_run_shows_queued_restart(page, fixture_server):
+    open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
+    notice = page.locator(".queued-notice")
+    assert normalised_text(notice) == (
+        "A restart from step transform_partition_1 of this run is already queued:"
+        " req-e4123ce34ed14a89ab0aac7e307d78f1 (requested 2026-12-04 15:35:00 UTC)."
+        " Another restart would queue a second run."
+    )
+    link = notice.get_by_role("link")
+    assert link.get_attribute("href") == "#/runs/req-e4123ce34ed14a89ab0aac7e307d78f1"
+
+
 def test_run_restart_confirmation(page, fixture_server):
     open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
     page.locator('.actions button[data-action="restart"]').click()
