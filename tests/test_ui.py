@@ -390,7 +390,8 @@ def test_jobs_strip_heights_by_sqrt(page, fixture_server):
     open_view(page, fixture_server, "#/jobs")
     cells = page.locator('.card[data-job="ingest_orders"] .strip-cell').all()
     heights = [float(computed(cell, "height").removesuffix("px")) for cell in cells]
-    # 480 s is the slowest of the ten; 252 s is sqrt(252/480) of the range.
+    # The slowest of the ten runs took 480 s, so the 252 s run gets sqrt(252/480)
+    # of the 6-28 px range.
     assert max(heights) == 28
     assert heights[0] == round(6 + 22 * (252 / 480) ** 0.5)
 

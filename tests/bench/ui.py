@@ -10,7 +10,7 @@ dist/flow-web.pyz on them, and times in Chromium:
   server caches) and then three more times;
 * the Runs view at 1000 rows per page, walked through every page until all
   RUNS rows have been rendered. The API returns at most 1000 runs per
-  request, so 10,000 rows are shown as ten successive pages; the figures are
+  request, so 10,000 rows are shown as ten successive pages. The figures are
   per page and the sum over all pages;
 * the full DAG of all jobs, and one focused DAG.
 
@@ -83,8 +83,8 @@ def job_names(count: int) -> list:
 
 
 def catalog_document(names: list) -> dict:
-    """Jobs in WORKFLOWS workflows; inside each, job k depends on job k-1 and
-    every third job also on job k-2, so ranks are deep and edges fan in."""
+    """Build a catalog of the jobs in WORKFLOWS workflows. Inside each workflow,
+    job k depends on job k-1, and every third job also on job k-2."""
     jobs, members = [], {}
     for name in names:
         members.setdefault(name.split(".")[0], []).append(name)
