@@ -996,6 +996,41 @@ def test_hostile_strings_are_text(page, pyz, tmp_path):
     assert [r.url for r in page.recorder.requests if r.url.endswith("/x")] == []
 
 
+def test_long_error_collapsed(page, pyz, tmp_path):
+    database = tmp_path / "long-error.sqlite"
+    error = "\n".join(f"  File step_{index}.py, line {index}" for index in range(40))
+    write_runlog(
+        database,
+        [
+            (
+                "long-error-1",
+                "nightly_export",
+                "failed",
+                "2026-12-04T10:00:00Z",
+                "2026-12-04T10:01:00Z",
+                1,
+                "export",
+                None,
+                error,
+                "batch",
+                "{}",
+            )
+        ],
+    )
+    with run_pyz(pyz, "--run-log-url", f"sqlite:///{database}") as server:
+        open_view(page, server, "#/runs/long-error-1")
+        block = page.locator(".error-block")
+        assert block.get_attribute("class") == "error-block collapsed"
+        assert block.text_content() == error
+        height = block.bounding_box()["height"]
+        toggle = page.locator(".error-toggle")
+        assert toggle.inner_text() == "Show the whole error (40 lines)"
+        toggle.click()
+        assert block.get_attribute("class") == "error-block"
+        assert block.bounding_box()["height"] > 3 * height
+        assert toggle.inner_text() == "Collapse the error"
+
+
 def test_empty_runlog_explains(page, pyz, tmp_path):
     database = tmp_path / "empty.sqlite"
     write_runlog(database, [])
@@ -1018,6 +1053,8 @@ def test_token_prompt_and_bearer(page, pyz, tmp_path):
         page.goto(server.url + "/#/jobs")
         dialog = page.locator("#token-dialog")
         dialog.wait_for(state="visible")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dark-token-dialog.png"))
         page.locator("#token-input").fill("s3cret-token")
         page.locator("#token-ok").click()
         page.wait_for_function(
