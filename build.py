@@ -6,13 +6,15 @@ one executable zipapp made with shiv.
 
 The runtime packages are pinned below and resolved for the oldest supported
 CPython (3.9) as pure-Python wheels only, so the one file runs on CPython 3.9
-to 3.13 on Linux, macOS and Windows. Building needs pip and shiv (and network
-access to a package index, or a pip configuration that points at a local one).
+to 3.13 on Linux, macOS and Windows. Building needs access to a package index
+(or a pip configuration that points at a local one); when the running Python
+lacks pip or shiv, they are installed into a tool venv under build/ first.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = ROOT / "dist" / "flow-web.pyz"
+TOOLS_VENV = ROOT / "build" / "tools-venv"
+BUILD_TOOLS = ("shiv==1.0.8",)
 OLDEST_PYTHON = "3.9"
 
 # The complete set of runtime packages, dependencies included, pinned to the
@@ -94,10 +98,32 @@ _bootstrap.bootstrap()
 """
 
 
-def install_packages(target: Path) -> None:
+def tools_python() -> str:
+    """A Python with pip and shiv: this one, or a tool venv made for the build."""
+    probe = [sys.executable, "-c", "import pip, shiv"]
+    if subprocess.run(probe, capture_output=True).returncode == 0:
+        return sys.executable
+    python = TOOLS_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if not python.exists():
+        print(f"creating {TOOLS_VENV} with {', '.join(BUILD_TOOLS)}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(TOOLS_VENV)], check=True)
+    install = [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        *BUILD_TOOLS,
+    ]
+    subprocess.run(install, check=True)
+    return str(python)
+
+
+def install_packages(python: str, target: Path) -> None:
     """Install the pinned wheels for CPython 3.9 into `target`."""
     command = [
-        sys.executable,
+        python,
         "-m",
         "pip",
         "install",
@@ -141,9 +167,9 @@ def prune(site: Path) -> None:
                 path.unlink()
 
 
-def run_shiv(site: Path, output: Path) -> None:
+def run_shiv(python: str, site: Path, output: Path) -> None:
     command = [
-        sys.executable,
+        python,
         "-m",
         "shiv",
         "--site-packages",
@@ -180,15 +206,16 @@ def replace_main(output: Path) -> None:
 
 
 def build(output: Path) -> Path:
+    python = tools_python()
     with tempfile.TemporaryDirectory(prefix="flow-web-build-") as folder:
         site = Path(folder) / "site-packages"
-        install_packages(site)
+        install_packages(python, site)
         check_pure_python(site)
         prune(site)
         for name in ("flow_web.py", "ui.html"):
             shutil.copy2(ROOT / name, site / name)
         output.parent.mkdir(parents=True, exist_ok=True)
-        run_shiv(site, output)
+        run_shiv(python, site, output)
     replace_main(output)
     return output
 

@@ -79,7 +79,14 @@ class Server:
         """(status, parsed JSON or text body, headers) of a GET."""
         return self.request("GET", path, headers=headers)
 
-    def request(self, method: str, path: str, body=None, headers: dict | None = None):
+    def request(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        headers: dict | None = None,
+        timeout: float = 30,
+    ):
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             self.url + path,
@@ -88,7 +95,7 @@ class Server:
             headers={"Content-Type": "application/json", **(headers or {})},
         )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, _decode(response), dict(response.headers)
         except urllib.error.HTTPError as error:
             return error.code, _decode(error), dict(error.headers)
