@@ -829,6 +829,43 @@ def test_run_action_error_shows_detail(page, fixture_server):
     assert page.locator(".facts").is_visible()
 
 
+def test_rerun_end_to_end(page, pyz, tmp_path):
+    """The real POST: a rerun queues a requested row and the page opens it."""
+    _, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, f"#/runs/{FAILED_STREAM_RUN}")
+        page.locator('.actions button[data-action="rerun"]').click()
+        before = rendered_count(page)
+        page.locator("#confirm-ok").click()
+        wait_rendered_after(page, before)
+        new_run_id = page.url.split("#/runs/")[1]
+        assert new_run_id.startswith("req-")
+        assert normalised_text(page.locator("#notice")) == (f"Queued run {new_run_id}.")
+        pill = page.locator(".detail-head .pill[data-status]")
+        assert pill.get_attribute("data-status") == "requested"
+        facts = normalised_text(page.locator(".facts"))
+        assert f"Restart of {FAILED_STREAM_RUN}" in facts
+        assert "Rerun from the beginning" in facts
+        assert page.recorder.console_errors() == []
+
+
+def test_pause_end_to_end(page, pyz, tmp_path):
+    running = "live_orders-stream-20261204T153356Z-773c23f0"
+    _, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, f"#/runs/{running}")
+        assert "Pause" not in normalised_text(page.locator(".facts"))
+        page.locator('.actions button[data-action="pause"]').click()
+        before = rendered_count(page)
+        page.locator("#confirm-ok").click()
+        wait_rendered_after(page, before)
+        assert normalised_text(page.locator("#notice")) == (
+            "Pause requested: the job pauses at its next step or batch boundary."
+        )
+        assert "Pause requested" in normalised_text(page.locator(".facts"))
+        assert page.url.endswith("#/runs/" + running)
+
+
 def test_read_only_hides_actions(page, pyz, tmp_path):
     _, server_context = serve_fixture_copy(pyz, tmp_path, "--read-only")
     with server_context as server:
