@@ -682,6 +682,60 @@ def test_dag_tooltip(page, fixture_server):
     assert "Duration: 1m 59s" in text
 
 
+def write_chain_catalog(path: Path, length: int) -> None:
+    """A catalog file with one chain of jobs: job_000 -> job_001 -> ..."""
+    import flow_web
+
+    names = [f"job_{index:03d}" for index in range(length)]
+    jobs = [
+        {"name": name, "depends_on": names[index - 1 : index]}
+        for index, name in enumerate(names)
+    ]
+    document = {
+        "format": flow_web.CATALOG_FORMAT,
+        "version": flow_web.CATALOG_VERSION,
+        "jobs": jobs,
+        "workflows": [],
+    }
+    path.write_text(json.dumps(document))
+
+
+def test_dag_focus_stubs_and_depth(page, pyz, tmp_path):
+    database = tmp_path / "chain.sqlite"
+    catalog = tmp_path / "chain.json"
+    write_runlog(database, [])
+    write_chain_catalog(catalog, 90)
+    with run_pyz(
+        pyz, "--run-log-url", f"sqlite:///{database}", "--catalog", str(catalog)
+    ) as server:
+        _, layout, _ = server.get("/api/dag/layout?focus=job_045")
+        stubs = [n for n in layout["nodes"] if n.get("kind") == "stub"]
+        shown = len(layout["nodes"]) - len(stubs)
+        open_view(page, server, "#/dag/job_045")
+        canvas = page.locator(".dag-canvas")
+        assert canvas.locator(".graph-node.node-stub").count() == len(stubs) == 2
+        assert canvas.locator(".graph-node:not(.node-stub)").count() == shown
+        hops = (shown - 1) // 2
+        assert normalised_text(page.locator(".page-head .count")) == (
+            f"{hops} ancestors · {hops} descendants shown ·"
+            f" {layout['hidden_nodes']} more behind the +N boxes"
+        )
+        upstream = canvas.locator(f'.node-stub[data-name$="up:job_{45 - hops:03d}"]')
+        assert upstream.locator("text").all_text_contents() == [
+            f"+{45 - hops} more",
+            "upstream",
+        ]
+        before = rendered_count(page)
+        upstream.click()
+        wait_rendered_after(page, before)
+        assert page.url.endswith(f"#/dag/job_{45 - hops:03d}")
+        before = rendered_count(page)
+        page.get_by_label("Hops shown").select_option("2")
+        wait_rendered_after(page, before)
+        assert "depth=2" in page.url
+        assert canvas.locator(".graph-node:not(.node-stub)").count() == 5
+
+
 def test_dag_zoom_buttons(page, fixture_server):
     open_view(page, fixture_server, "#/dag")
     viewport = page.locator(".graph-viewport")
@@ -864,6 +918,51 @@ def test_pause_end_to_end(page, pyz, tmp_path):
         )
         assert "Pause requested" in normalised_text(page.locator(".facts"))
         assert page.url.endswith("#/runs/" + running)
+
+
+def test_workflow_run_now_end_to_end(page, pyz, tmp_path):
+    _, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, "#/workflows")
+        card = page.locator('.card[data-workflow="warehouse_etl"]')
+        card.locator('button[data-action="run-now"]').click()
+        dialog = page.locator("#confirm-dialog")
+        dialog.get_by_label("publish_metrics").uncheck()
+        with page.expect_request("**/run-now") as posted:
+            page.locator("#confirm-ok").click()
+        assert posted.value.post_data_json == {
+            "jobs": ["ingest_orders", "load_dim_customer", "build_sales_mart"]
+        }
+        page.wait_for_url("**/#/runs/run-now-warehouse_etl-*")
+        page.locator(".detail-head").wait_for()
+        pill = page.locator(".detail-head .pill[data-status]")
+        assert pill.get_attribute("data-status") == "requested"
+
+
+def test_job_run_now_cascade(page, pyz, tmp_path):
+    _, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, "#/jobs")
+        card = page.locator('.card[data-job="ingest_orders"]')
+        card.locator('button[data-action="run-now"]').click()
+        dialog = page.locator("#confirm-dialog")
+        dialog.wait_for(state="visible")
+        listed = [item.inner_text() for item in dialog.locator("li").all()]
+        assert listed == ["build_sales_mart", "publish_metrics"]
+        dialog.locator("#cascade-box").check()
+        with page.expect_request("**/run-now") as posted:
+            page.locator("#confirm-ok").click()
+        assert posted.value.post_data_json == {"cascade_downstream": True}
+        page.wait_for_url("**/#/runs/run-now-ingest_orders-*")
+        assert page.locator(".card[data-job]").count() == 0
+
+
+def test_run_now_hidden_without_catalog(page, pyz, tmp_path):
+    database = tmp_path / "no-catalog.sqlite"
+    write_runlog(database, [])
+    with run_pyz(pyz, "--run-log-url", f"sqlite:///{database}") as server:
+        open_view(page, server, "#/workflows")
+        assert page.locator('button[data-action="run-now"]').count() == 0
 
 
 def test_read_only_hides_actions(page, pyz, tmp_path):
