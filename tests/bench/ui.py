@@ -1,17 +1,18 @@
 """Benchmark the operator page in headless Chromium (not a test).
 
-    /root/fw-venv/bin/python tests/bench/ui.py [--runs 10000] [--jobs 200]
+    .venv/bin/python tests/bench/ui.py [--runs 10000] [--jobs 200]
 
-Writes a RunLog with RUNS runs over a 200-job DAG (20 workflows, each a chain
-with side branches) plus a matching catalog file, builds and starts
-dist/flow-web.pyz on them, and times in Chromium:
+Needs the test dependencies (Playwright) and Debian's Chromium at
+/usr/bin/chromium. Writes a RunLog with RUNS runs over a DAG of JOBS jobs (20
+workflows, each a chain with side branches) plus a matching catalog file,
+builds and starts dist/flow-web.pyz on them, and times in Chromium:
 
 * the Runs view, default page (50 rows), first right after start-up (cold
   server caches) and then three more times;
 * the Runs view at 1000 rows per page, walked through every page until all
   RUNS rows have been rendered. The API returns at most 1000 runs per
   request, so 10,000 rows are shown as ten successive pages. The figures are
-  per page and the sum over all pages;
+  per page, and their sum covers all pages;
 * the full DAG of all jobs, and one focused DAG.
 
 Each figure runs from the hash change to the frame after the view marks
