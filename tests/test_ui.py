@@ -1210,6 +1210,52 @@ def test_token_prompt_and_bearer(page, pyz, tmp_path):
         assert page.locator(".runs-table .runs-group .run-row").count() == 50
 
 
+def test_restart_with_token_end_to_end(page, pyz, tmp_path):
+    """With a token configured, the run page asks for it once, restarts the
+    failed run from its failed step and lands on the new requested run."""
+    copy, server_context = serve_fixture_copy(pyz, tmp_path, "--token", "op-token-7")
+    # Let a scheduler "pick up" the fixture's own pending restart first, so
+    # that this restart is a new request rather than the queued one.
+    with sqlite3.connect(copy) as connection:
+        connection.execute(
+            "UPDATE run_records SET status = 'running'"
+            " WHERE run_id = 'req-e4123ce34ed14a89ab0aac7e307d78f1'"
+        )
+    with server_context as server:
+        page.goto(server.url + f"/#/runs/{FAILED_BATCH_RUN}")
+        page.locator("#token-dialog").wait_for(state="visible")
+        page.locator("#token-input").fill("op-token-7")
+        page.locator("#token-ok").click()
+        button = page.locator('.actions button[data-action="restart"]')
+        button.wait_for(state="visible")
+        assert normalised_text(button) == 'Restart from step "transform_partition_1"'
+        button.click()
+        before = rendered_count(page)
+        page.locator("#confirm-ok").click()
+        wait_rendered_after(page, before)
+        new_run_id = page.url.split("#/runs/")[1]
+        pill = page.locator(".detail-head .pill[data-status]")
+        assert pill.get_attribute("data-status") == "requested"
+        # The one 401 is the first call, made before the token was entered.
+        assert page.recorder.console_errors() == [
+            "Failed to load resource: the server responded with a status of 401"
+            " (Unauthorized)"
+        ]
+        assert "op-token-7" not in server.log_text()
+    assert re.fullmatch(r"req-[0-9a-f]{32}", new_run_id)
+    with sqlite3.connect(copy) as connection:
+        row = connection.execute(
+            "SELECT pipeline, status, finished_at, extras_json FROM run_records"
+            " WHERE run_id = ?",
+            (new_run_id,),
+        ).fetchone()
+    assert row[:3] == ("build_sales_mart", "requested", None)
+    assert json.loads(row[3]) == {
+        "restart_from_step": "transform_partition_1",
+        "prior_run_id": FAILED_BATCH_RUN,
+    }
+
+
 # ---- Live refresh and errors -------------------------------------------------
 
 
