@@ -1,11 +1,12 @@
 """Benchmark the operator page in headless Chromium (not a test).
 
-    .venv/bin/python tests/bench/ui.py [--runs 10000] [--jobs 200]
+    .venv/bin/python tests/bench/ui.py [--runs 10000]
 
 Needs the test dependencies (Playwright) and Debian's Chromium at
-/usr/bin/chromium. Writes a RunLog with RUNS runs over a DAG of JOBS jobs (20
-workflows, each a chain with side branches) plus a matching catalog file,
-builds and starts dist/flow-web.pyz on them, and times in Chromium:
+/usr/bin/chromium. Writes a RunLog with RUNS runs of the 200 jobs of the API
+benchmark's project (tests/bench/project.py: 20 workflows, 159 edges) plus its
+catalog file, builds and starts dist/flow-web.pyz on them, and times in
+Chromium:
 
 * the Runs view, default page (50 rows), first right after start-up (cold
   server caches) and then three more times;
@@ -35,8 +36,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "bench"))
 sys.path.insert(0, str(ROOT))
 
+import bigrunlog  # noqa: E402
 from conftest import run_pyz  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
@@ -54,7 +57,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TARGET_MS = 500
-WORKFLOWS = 20
 NOW = dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.timezone.utc)
 STATUSES = ["succeeded"] * 90 + ["failed"] * 6 + ["cancelled"] * 2 + ["running"] * 2
 
@@ -77,50 +79,6 @@ async ([hash, before]) => {
   return performance.now() - start;
 }
 """
-
-
-def job_names(count: int) -> list:
-    return [f"wf{index % WORKFLOWS:02d}.job_{index:03d}" for index in range(count)]
-
-
-def catalog_document(names: list) -> dict:
-    """Build a catalog of the jobs in WORKFLOWS workflows. Inside each workflow,
-    job k depends on job k-1, and every third job also on job k-2."""
-    jobs, members = [], {}
-    for name in names:
-        members.setdefault(name.split(".")[0], []).append(name)
-    for workflow_jobs in members.values():
-        for position, name in enumerate(workflow_jobs):
-            depends_on = [workflow_jobs[position - 1]] if position else []
-            if position >= 2 and position % 3 == 0:
-                depends_on.append(workflow_jobs[position - 2])
-            jobs.append(
-                {
-                    "name": name,
-                    "kind": "batch",
-                    "schedule": "10 2 * * *",
-                    "timezone": "UTC",
-                    "depends_on": depends_on,
-                    "retry": None,
-                }
-            )
-    workflows = [
-        {
-            "name": workflow,
-            "jobs": workflow_jobs,
-            "triggered_by": None,
-            "schedule": "10 2 * * *",
-            "timezone": "UTC",
-            "on_message": None,
-        }
-        for workflow, workflow_jobs in sorted(members.items())
-    ]
-    return {
-        "format": flow_web.CATALOG_FORMAT,
-        "version": flow_web.CATALOG_VERSION,
-        "jobs": jobs,
-        "workflows": workflows,
-    }
 
 
 def write_runlog(path: Path, names: list, runs: int) -> None:
@@ -177,7 +135,7 @@ def measure(server_url: str, runs: int) -> dict:
         figures["runs, 50 rows, cold"] = [timed(page, "#/runs")]
         figures["runs, 50 rows"] = []
         for _ in range(3):
-            timed(page, "#/dag/wf03.job_063")
+            timed(page, "#/dag/job_063")
             figures["runs, 50 rows"].append(timed(page, "#/runs"))
         pages = []
         for offset in range(0, runs, 1000):
@@ -193,7 +151,7 @@ def measure(server_url: str, runs: int) -> dict:
             timed(page, "#/jobs")
             figures["full DAG"].append(timed(page, "#/dag"))
         nodes = page.locator(".dag-canvas .graph-node").count()
-        figures["focused DAG"] = [timed(page, "#/dag/wf03.job_063")]
+        figures["focused DAG"] = [timed(page, "#/dag/job_063")]
         figures["DAG nodes drawn"] = nodes
         browser.close()
     return figures
@@ -220,17 +178,17 @@ def report(figures: dict, runs: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000, help="runs to write")
-    parser.add_argument("--jobs", type=int, default=200, help="jobs in the DAG")
     args = parser.parse_args()
     subprocess.run(
         [sys.executable, str(ROOT / "build.py")], check=True, stdout=subprocess.DEVNULL
     )
     with tempfile.TemporaryDirectory(prefix="flow-web-bench-") as folder:
-        names = job_names(args.jobs)
+        document = bigrunlog.catalog_document()
+        names = [job["name"] for job in document["jobs"]]
         database = Path(folder) / "runlog.sqlite"
         catalog = Path(folder) / "catalog.json"
         write_runlog(database, names, args.runs)
-        catalog.write_text(json.dumps(catalog_document(names)))
+        catalog.write_text(json.dumps(document))
         with run_pyz(
             ROOT / "dist" / "flow-web.pyz",
             "--run-log-url",
