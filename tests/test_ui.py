@@ -1,0 +1,1365 @@
+"""The operator page in headless Chromium, driving the built flow-web.pyz on a
+copy of the ematix-flow fixture RunLog at the golden capture time.
+
+Every check reads what an operator sees: rendered text, element states and
+computed colours. Screenshots of every view in both themes go to
+tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import ARTIFACTS, CAPTURED_AT, FIXTURE_DB, FIXTURES, run_pyz, wait_until
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1440, "height": 900}
+FAILED_BATCH_RUN = "build_sales_mart-20261204T071535-1"
+FAILED_STREAM_RUN = "live_orders-stream-20261204T153312Z-161e1562"
+NEWEST_RUN = "run-now-data_quality_gate-40720a32f171"
+DQ_GATE_TEXT = (
+    "After: ALL ( ● ingest_orders AND ANY ( ● feature_views_ready OR"
+    " ● backfill_complete ) )"
+)
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+HOSTILE_ERROR = "<script>alert(1)</script>"
+VIEWS = {
+    "workflows": "#/workflows",
+    "jobs": "#/jobs",
+    "runs": "#/runs",
+    "run-failed": f"#/runs/{FAILED_BATCH_RUN}",
+    "run-stream": f"#/runs/{FAILED_STREAM_RUN}",
+    "dag": "#/dag",
+    "dag-focus": "#/dag/ingest_orders",
+}
+
+# Contrast ratio of every visible text element against its composited
+# background, as WCAG 2.1 defines relative luminance; returns the failures.
+CONTRAST_SCRIPT = """
+() => {
+  const parse = (text) => {
+    const m = text.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+  };
+  const over = (top, bottom) => ({
+    r: top.r * top.a + bottom.r * (1 - top.a),
+    g: top.g * top.a + bottom.g * (1 - top.a),
+    b: top.b * top.a + bottom.b * (1 - top.a),
+    a: 1,
+  });
+  const background = (node) => {
+    const layers = [];
+    for (let at = node; at && at.nodeType === 1; at = at.parentElement) {
+      const colour = parse(getComputedStyle(at).backgroundColor);
+      if (colour && colour.a > 0) layers.push(colour);
+      if (colour && colour.a === 1) break;
+    }
+    let result = { r: 255, g: 255, b: 255, a: 1 };
+    for (const layer of layers.reverse()) result = over(layer, result);
+    return result;
+  };
+  const channel = (v) => {
+    v /= 255;
+    return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+  };
+  const luminance = (c) =>
+    0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+  const failures = [];
+  const all = document.querySelectorAll("body *:not(svg *)");
+  for (const node of all) {
+    const own = [...node.childNodes].some(
+      (c) => c.nodeType === 3 && c.textContent.trim());
+    if (!own) continue;
+    if (node.closest("[aria-hidden=true], :disabled, dialog:not([open])")) continue;
+    const box = node.getBoundingClientRect();
+    if (!box.width || !box.height || !node.checkVisibility()) continue;
+    const back = background(node);
+    const fore = over(parse(getComputedStyle(node).color), back);
+    const [hi, lo] = [luminance(fore), luminance(back)].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    if (ratio < 4.5) {
+      failures.push(node.tagName + "." + node.className + " '" +
+        node.textContent.trim().slice(0, 30) + "' " + ratio.toFixed(2));
+    }
+  }
+  return failures;
+}
+"""
+
+
+# ---- Fixtures ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium; Playwright gives each launch a fresh profile."""
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+class Recorder:
+    """Every request, console message, page error and dialog of one page."""
+
+    def __init__(self, page):
+        self.requests: list = []
+        self.console: list = []
+        self.errors: list = []
+        self.dialogs: list = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        page.on("request", self._on_request)
+        page.on("requestfinished", self._on_done)
+        page.on("requestfailed", self._on_done)
+        page.on("console", lambda message: self.console.append(message))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("dialog", self._on_dialog)
+
+    def _on_request(self, request):
+        self.requests.append(request)
+        if "/api/" in request.url:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _on_done(self, request):
+        if "/api/" in request.url:
+            self.in_flight -= 1
+
+    def _on_dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def console_errors(self) -> list:
+        return [m.text for m in self.console if m.type == "error"]
+
+    def api_requests(self) -> list:
+        return [r for r in self.requests if "/api/" in r.url]
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(viewport=VIEWPORT, timezone_id="UTC")
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    page = context.new_page()
+    page.recorder = Recorder(page)
+    return page
+
+
+def rendered_count(page) -> int:
+    return page.evaluate(
+        "() => Number((document.querySelector('#view') || {dataset: {}})"
+        ".dataset.rendered || 0)"
+    )
+
+
+def open_view(page, server, hash_route: str, reload: bool = False):
+    """Go to a view and wait until it has rendered its data."""
+    before = rendered_count(page) if page.url.startswith(server.url) else 0
+    page.goto(server.url + "/" + hash_route)
+    if reload:
+        page.reload()
+        before = 0
+    page.wait_for_function(
+        "(before) => Number(document.querySelector('#view').dataset.rendered || 0)"
+        " > before",
+        arg=before,
+    )
+
+
+def wait_rendered_after(page, before: int):
+    page.wait_for_function(
+        "(before) => Number(document.querySelector('#view').dataset.rendered || 0)"
+        " > before",
+        arg=before,
+    )
+
+
+def css_colour(page, variable: str) -> str:
+    """The computed rgb() of a CSS custom property in the current theme."""
+    return page.evaluate(
+        """(variable) => {
+          const probe = document.createElement('span');
+          probe.style.color = 'var(' + variable + ')';
+          document.body.appendChild(probe);
+          const colour = getComputedStyle(probe).color;
+          probe.remove();
+          return colour;
+        }""",
+        variable,
+    )
+
+
+def computed(locator, prop: str) -> str:
+    return locator.evaluate("(node, prop) => getComputedStyle(node)[prop]", prop)
+
+
+def normalised_text(locator) -> str:
+    return " ".join(locator.inner_text().split())
+
+
+def path_ends(edge) -> tuple:
+    return edge.evaluate(
+        """(path) => {
+          const length = path.getTotalLength();
+          const start = path.getPointAtLength(0);
+          const end = path.getPointAtLength(length);
+          return [start.x, start.y, end.x, end.y];
+        }"""
+    )
+
+
+def node_box(svg, name: str) -> dict:
+    box = svg.locator(f'.graph-node[data-name="{name}"] .node-box')
+    return {key: float(box.get_attribute(key)) for key in ("x", "y", "width", "height")}
+
+
+def write_runlog(path: Path, runs: list) -> None:
+    """A RunLog with ematix-flow's tables and the given run_records rows."""
+    import flow_web
+
+    connection = sqlite3.connect(path)
+    for statement in flow_web.SQLITE_RUNLOG_DDL:
+        connection.execute(statement)
+    connection.executemany(
+        "INSERT INTO run_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs
+    )
+    connection.commit()
+    connection.close()
+
+
+def serve_fixture_copy(pyz, folder: Path, *extra: str):
+    copy = folder / "runlog-demo.sqlite"
+    shutil.copyfile(FIXTURE_DB, copy)
+    return copy, run_pyz(
+        pyz,
+        "--run-log-url",
+        f"sqlite:///{copy}",
+        "--module",
+        "demo_pipelines",
+        "--now",
+        CAPTURED_AT,
+        *extra,
+        env={"PYTHONPATH": str(FIXTURES)},
+    )
+
+
+# ---- Workflows ---------------------------------------------------------------
+
+
+def test_workflow_after_expression_text(page, fixture_server):
+    open_view(page, fixture_server, "#/workflows")
+    panel = page.locator('.card[data-workflow="data_quality_gate"] .trigger-panel')
+    assert normalised_text(panel) == DQ_GATE_TEXT
+
+
+def test_workflow_after_expression_states(page, fixture_server):
+    open_view(page, fixture_server, "#/workflows")
+    panel = page.locator('.card[data-workflow="data_quality_gate"] .trigger-panel')
+    leaf = '.trigger-leaf[data-name="{}"]'
+    expected = {
+        "ingest_orders": ("ready", "--trigger-ready"),
+        "feature_views_ready": ("failed", "--trigger-failed"),
+        "backfill_complete": ("pending", "--trigger-pending"),
+    }
+    for name, (state, colour) in expected.items():
+        node = panel.locator(leaf.format(name))
+        assert node.get_attribute("data-state") == state, name
+        dot = node.locator(".state-dot")
+        assert computed(dot, "color") == css_colour(page, colour), name
+    assert panel.locator('.trigger-group[data-op="all"]').get_attribute(
+        "data-state"
+    ) == ("pending")
+    assert panel.locator('.trigger-group[data-op="any"]').get_attribute(
+        "data-state"
+    ) == ("pending")
+    any_keyword = panel.locator('.trigger-group[data-op="any"] > .trigger-op')
+    assert computed(any_keyword, "color") == css_colour(page, "--trigger-pending")
+
+
+def test_workflow_schedule_panel(page, fixture_server):
+    open_view(page, fixture_server, "#/workflows")
+    panel = page.locator('.card[data-workflow="feature_store_sync"] .trigger-panel')
+    assert normalised_text(panel) == "Schedule: */15 * * * * (UTC)"
+    warehouse = page.locator('.card[data-workflow="warehouse_etl"] .trigger-panel')
+    assert normalised_text(warehouse) == "Schedule: 10 2 * * * (America/New_York)"
+
+
+def test_workflow_streaming_pill(page, fixture_server):
+    open_view(page, fixture_server, "#/workflows")
+    card = page.locator('.card[data-workflow="realtime_orders"]')
+    pill = card.locator(".streaming-panel .pill-streaming")
+    assert normalised_text(pill) == "● Streaming"
+    assert card.locator(".trigger-panel").count() == 0
+    assert computed(pill, "color") == css_colour(page, "--info")
+    assert computed(pill.locator(".dot-char"), "animationName") == "pulse"
+
+
+def test_workflow_card_header(page, fixture_server):
+    open_view(page, fixture_server, "#/workflows")
+    card = page.locator('.card[data-workflow="warehouse_etl"]')
+    assert normalised_text(card.locator(".card-counts")) == "4 jobs · 3 edges"
+    assert normalised_text(card.locator(".pill-kind").first) == "Declared"
+    pills = [normalised_text(p) for p in card.locator(".card-row .pill").all()]
+    assert pills == ["1 failed", "3 succeeded", "1 requested"]
+
+
+def test_workflow_chart_arrows(page, fixture_server):
+    open_view(page, fixture_server, "#/workflows")
+    svg = page.locator('.card[data-workflow="warehouse_etl"] svg.graph')
+    assert svg.locator(".graph-node").count() == 4
+    edges = svg.locator(".graph-edge")
+    assert edges.count() == 3
+    marker_ids = svg.locator("marker").evaluate_all("(ms) => ms.map((m) => m.id)")
+    for edge in edges.all():
+        upstream = edge.get_attribute("data-from")
+        downstream = edge.get_attribute("data-to")
+        marker = re.fullmatch(r"url\(#(.+)\)", edge.get_attribute("marker-end"))
+        assert marker is not None, upstream
+        assert marker.group(1) in marker_ids
+        x1, y1, x2, y2 = path_ends(edge)
+        source = node_box(svg, upstream)
+        target = node_box(svg, downstream)
+        assert abs(x1 - (source["x"] + source["width"])) < 1, upstream
+        assert source["y"] <= y1 <= source["y"] + source["height"], upstream
+        assert abs(x2 - target["x"]) < 1, downstream
+        assert target["y"] <= y2 <= target["y"] + target["height"], downstream
+    pairs = sorted(
+        (e.get_attribute("data-from"), e.get_attribute("data-to")) for e in edges.all()
+    )
+    assert pairs == [
+        ("build_sales_mart", "publish_metrics"),
+        ("ingest_orders", "build_sales_mart"),
+        ("load_dim_customer", "build_sales_mart"),
+    ]
+    marker = svg.locator("marker").first
+    assert marker.get_attribute("orient") == "auto"
+    assert marker.get_attribute("refX") == "10"
+
+
+def test_workflow_node_opens_dag(page, fixture_server):
+    open_view(page, fixture_server, "#/workflows")
+    svg = page.locator('.card[data-workflow="warehouse_etl"] svg.graph')
+    before = rendered_count(page)
+    svg.locator('.graph-node[data-name="publish_metrics"]').click()
+    wait_rendered_after(page, before)
+    assert page.url.endswith("#/dag/publish_metrics")
+
+
+# ---- Jobs --------------------------------------------------------------------
+
+
+def test_jobs_strip_ends_red(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    cells = page.locator('.card[data-job="build_sales_mart"] .strip-cell')
+    assert cells.count() == 10
+    last = cells.last
+    assert last.get_attribute("data-status") == "failed"
+    assert computed(last, "backgroundColor") == css_colour(page, "--st-failed")
+    assert cells.first.get_attribute("data-status") == "none"
+    assert "empty-cell" in cells.first.get_attribute("class")
+
+
+def test_jobs_strip_heights_by_sqrt(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    cells = page.locator('.card[data-job="ingest_orders"] .strip-cell').all()
+    heights = [float(computed(cell, "height").removesuffix("px")) for cell in cells]
+    # The slowest of the ten runs took 480 s, so the 252 s run gets sqrt(252/480)
+    # of the 6-28 px range.
+    assert max(heights) == 28
+    assert heights[0] == round(6 + 22 * (252 / 480) ** 0.5)
+
+
+def test_jobs_hide_workflow_rows(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    names = page.locator(".card[data-job]").evaluate_all(
+        "(cards) => cards.map((c) => c.dataset.job)"
+    )
+    assert "warehouse_etl" not in names
+    assert "data_quality_gate" not in names
+    assert len(names) == 13
+
+
+def test_jobs_next_in_job_zone(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    card = page.locator('.card[data-job="ingest_orders"]')
+    assert normalised_text(card.locator(".next-time")) == "Next: 2026-12-05 02:10 EST"
+    berlin = page.locator('.card[data-job="eu_gdpr_export"] .next-time')
+    assert normalised_text(berlin) == "Next: 2026-12-07 06:35 CET"
+
+
+def test_jobs_streaming_footer(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    card = page.locator('.card[data-job="live_orders"]')
+    assert normalised_text(card.locator(".throughput")) == (
+        "Throughput 285 rps in (1m) / 282 rps in (5m) · Batch cycle: 1.00 s avg (1m)"
+    )
+    assert normalised_text(card.locator(".pill-streaming")) == "● Streaming"
+
+
+def test_jobs_median_and_runs_link(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    card = page.locator('.card[data-job="build_sales_mart"]')
+    assert normalised_text(card.locator(".median")) == "Median 3m 05s"
+    link = card.get_by_role("link", name="Runs →")
+    assert link.get_attribute("href") == "#/runs?pipeline=build_sales_mart"
+
+
+def test_jobs_late_flag(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    late = page.locator(".card[data-job] [data-late]")
+    assert late.count() == 1
+    card = page.locator('.card[data-job="publish_metrics"]')
+    assert normalised_text(card.locator("[data-late]")) == (
+        "Late since 2026-12-04 02:10 EST"
+    )
+
+
+def test_jobs_filter_permalink(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    page.get_by_placeholder("Filter jobs by name").fill("mart")
+    assert page.locator(".card[data-job]").count() == 1
+    assert "q=mart" in page.url
+    open_view(page, fixture_server, page.url.split("/", 3)[3], reload=True)
+    assert page.get_by_placeholder("Filter jobs by name").input_value() == "mart"
+    assert page.locator(".card[data-job]").count() == 1
+
+
+def test_jobs_filter_by_status_and_kind(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs?status=failed")
+    names = page.locator(".card[data-job]").evaluate_all(
+        "(cards) => cards.map((c) => c.dataset.job)"
+    )
+    assert names == ["build_sales_mart", "feature_views_ready", "legacy_export"]
+    open_view(page, fixture_server, "#/jobs?kind=streaming")
+    names = page.locator(".card[data-job]").evaluate_all(
+        "(cards) => cards.map((c) => c.dataset.job)"
+    )
+    assert names == ["live_orders"]
+
+
+def test_jobs_sort_buttons(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    page.locator('.sort-group button[data-sort="status"]').click()
+    first = page.locator(".card[data-job]").first
+    assert first.get_attribute("data-job") == "build_sales_mart"
+    assert "sort=status" in page.url
+    page.locator('.sort-group button[data-sort="next"]').click()
+    assert page.locator(".card[data-job]").first.get_attribute("data-job") == (
+        "feature_store_sync"
+    )
+    page.locator('.sort-group button[data-sort="duration"]').click()
+    page.locator('.sort-group button[data-sort="duration"]').click()
+    assert "order=desc" in page.url
+    assert page.locator(".card[data-job]").first.get_attribute("data-job") == (
+        "legacy_export"
+    )
+
+
+def test_jobs_bar_opens_run(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    before = rendered_count(page)
+    page.locator('.card[data-job="build_sales_mart"] .strip-cell').last.click()
+    wait_rendered_after(page, before)
+    assert page.url.endswith("#/runs/" + FAILED_BATCH_RUN)
+
+
+# ---- Runs --------------------------------------------------------------------
+
+
+def test_runs_newest_first(page, fixture_server):
+    open_view(page, fixture_server, "#/runs")
+    rows = page.locator(".runs-table .runs-group .run-row")
+    assert rows.count() == 50
+    assert rows.first.get_attribute("data-run-id") == NEWEST_RUN
+    header = page.locator('[aria-sort] button[data-sort="started"]')
+    assert normalised_text(header) == "Started ▼"
+    assert normalised_text(page.locator(".pager .range")) == "1–50 of 551"
+
+
+def test_runs_header_sorts(page, fixture_server):
+    open_view(page, fixture_server, "#/runs")
+    before = rendered_count(page)
+    page.locator('.runs-head button[data-sort="pipeline"]').click()
+    wait_rendered_after(page, before)
+    assert "sort=pipeline" in page.url
+    _, expected, _ = fixture_server.get("/api/runs?sort=pipeline&order=asc&limit=1")
+    first = page.locator(".runs-table .runs-group .run-row").first
+    assert first.get_attribute("data-run-id") == expected["runs"][0]["run_id"]
+    before = rendered_count(page)
+    page.locator('.runs-head button[data-sort="pipeline"]').click()
+    wait_rendered_after(page, before)
+    _, expected, _ = fixture_server.get("/api/runs?sort=pipeline&order=desc&limit=1")
+    first = page.locator(".runs-table .runs-group .run-row").first
+    assert first.get_attribute("data-run-id") == expected["runs"][0]["run_id"]
+    assert "order=desc" in page.url
+
+
+def test_runs_duration_sort_permalink(page, fixture_server):
+    open_view(page, fixture_server, "#/runs?sort=duration&order=desc", reload=True)
+    _, expected, _ = fixture_server.get("/api/runs?sort=duration&order=desc&limit=50")
+    shown = page.locator(".runs-table .runs-group .run-row").evaluate_all(
+        "(rows) => rows.map((r) => r.dataset.runId)"
+    )
+    assert shown == [run["run_id"] for run in expected["runs"]]
+
+
+def test_runs_pagination(page, fixture_server):
+    open_view(page, fixture_server, "#/runs")
+    before = rendered_count(page)
+    page.locator('.pager button[data-page="next"]').click()
+    wait_rendered_after(page, before)
+    assert "offset=50" in page.url
+    assert normalised_text(page.locator(".pager .range")) == "51–100 of 551"
+    open_view(page, fixture_server, page.url.split("/", 3)[3], reload=True)
+    assert normalised_text(page.locator(".pager .range")) == "51–100 of 551"
+    before = rendered_count(page)
+    page.locator('.pager button[data-page="last"]').click()
+    wait_rendered_after(page, before)
+    assert normalised_text(page.locator(".pager .range")) == "551–551 of 551"
+
+
+def test_runs_filter_by_pipeline(page, fixture_server):
+    open_view(page, fixture_server, "#/runs?pipeline=build_sales_mart&status=failed")
+    rows = page.locator(".runs-table .runs-group .run-row")
+    pipelines = set(
+        rows.evaluate_all("(rows) => rows.map((r) => r.children[1].textContent)")
+    )
+    assert pipelines == {"build_sales_mart"}
+    assert rows.first.get_attribute("data-run-id") == FAILED_BATCH_RUN
+    assert page.get_by_label("Status").input_value() == "failed"
+
+
+def test_runs_row_opens_detail(page, fixture_server):
+    open_view(page, fixture_server, "#/runs?status=failed")
+    before = rendered_count(page)
+    page.locator(f'.run-row[data-run-id="{FAILED_BATCH_RUN}"] .cell').nth(1).click()
+    wait_rendered_after(page, before)
+    assert page.url.endswith("#/runs/" + FAILED_BATCH_RUN)
+
+
+def test_status_pills_distinct(page, fixture_server):
+    """Each status has its own colour, and its own dot shape and word, so the
+    pills also differ without colour."""
+    colours, shapes, words = {}, {}, {}
+    for status in (
+        "requested",
+        "running",
+        "paused",
+        "succeeded",
+        "failed",
+        "cancelled",
+    ):
+        open_view(page, fixture_server, f"#/runs?status={status}")
+        pill = page.locator(".runs-table .runs-group .run-row").first.locator(
+            ".pill[data-status]"
+        )
+        colours[status] = computed(pill, "color")
+        shapes[status] = pill.locator(".dot").evaluate(
+            """(dot) => {
+              const s = getComputedStyle(dot);
+              return [s.borderRadius, s.transform, s.width, s.height,
+                      s.borderLeftStyle, s.backgroundColor === 'rgba(0, 0, 0, 0)',
+                      s.animationName]
+                .join('|');
+            }"""
+        )
+        words[status] = normalised_text(pill)
+        assert computed(pill, "borderRadius") == "999px"
+    assert len(set(colours.values())) == 6
+    assert len(set(shapes.values())) == 6
+    assert words == {status: status for status in words}
+
+
+# ---- DAG ---------------------------------------------------------------------
+
+
+def dag_node_names(page) -> set:
+    return set(
+        page.locator(".dag-canvas .graph-node").evaluate_all(
+            "(nodes) => nodes.map((n) => n.dataset.name)"
+        )
+    )
+
+
+def test_dag_focus_ingest_orders(page, fixture_server):
+    open_view(page, fixture_server, "#/dag/ingest_orders")
+    assert dag_node_names(page) == {
+        "ingest_orders",
+        "build_sales_mart",
+        "publish_metrics",
+    }
+    assert page.locator(".dag-canvas .graph-edge").count() == 2
+    focus = page.locator(".dag-canvas .node-focus")
+    assert focus.get_attribute("data-name") == "ingest_orders"
+
+
+def test_dag_full_graph(page, fixture_server):
+    open_view(page, fixture_server, "#/dag")
+    _, dag, _ = fixture_server.get("/api/dag")
+    assert dag_node_names(page) == {node["name"] for node in dag["nodes"]}
+    assert page.locator(".dag-canvas .graph-edge").count() == len(dag["edges"])
+
+
+def test_dag_node_content(page, fixture_server):
+    open_view(page, fixture_server, "#/dag")
+    node = page.locator('.dag-canvas .graph-node[data-name="build_sales_mart"]')
+    lines = node.locator("text").all_text_contents()
+    assert lines == ["build_sales_mart", "failed · 1m 59s", "warehouse_etl"]
+    title = node.locator(".node-title")
+    assert computed(title, "fontWeight") == "700"
+    assert "monospace" in computed(title, "fontFamily").lower()
+    cron = page.locator('.dag-canvas .graph-node[data-name="feature_store_sync"] text')
+    assert cron.all_text_contents()[2] == "*/15 * * * *"
+
+
+def test_dag_node_states(page, fixture_server):
+    open_view(page, fixture_server, "#/dag")
+    failed = page.locator('.graph-node[data-name="feature_views_ready"] .node-box')
+    assert computed(failed, "stroke") == css_colour(page, "--st-failed")
+    tint = page.evaluate(
+        """() => { const p = document.createElement('span');
+          p.style.color = 'var(--st-failed-bg)'; document.body.appendChild(p);
+          const c = getComputedStyle(p).color; p.remove(); return c; }"""
+    )
+    assert computed(failed, "fill") == tint
+    running = page.locator('.graph-node[data-name="feature_store_sync"] .node-box')
+    assert computed(running, "stroke") == css_colour(page, "--st-running")
+    assert computed(running, "animationName") == "stroke-pulse"
+    queued = page.locator('.graph-node[data-name="backfill_complete"] .node-box')
+    assert computed(queued, "strokeDasharray") != "none"
+
+
+def test_dag_duration_bars(page, fixture_server):
+    open_view(page, fixture_server, "#/dag")
+    bars = page.locator(".dag-canvas .node-bar")
+    widths = {
+        bar.evaluate("(b) => b.parentNode.dataset.name"): float(
+            bar.get_attribute("width")
+        )
+        for bar in bars.all()
+    }
+    slowest = node_box(page.locator(".dag-canvas svg"), "ingest_orders")
+    assert widths["ingest_orders"] == round(slowest["width"] - 2, 1)
+    assert widths["publish_metrics"] < widths["build_sales_mart"]
+
+
+def test_dag_tooltip(page, fixture_server):
+    open_view(page, fixture_server, "#/dag")
+    page.locator('.dag-canvas .graph-node[data-name="build_sales_mart"]').hover()
+    tooltip = page.locator("#tooltip")
+    tooltip.wait_for(state="visible")
+    text = normalised_text(tooltip)
+    assert text.startswith("build_sales_mart ")
+    assert "Schedule: 10 2 * * * (America/New_York)" in text
+    assert "Status: failed" in text
+    assert "Duration: 1m 59s" in text
+
+
+def write_chain_catalog(path: Path, length: int) -> None:
+    """A catalog file with one chain of jobs: job_000 -> job_001 -> ..."""
+    import flow_web
+
+    names = [f"job_{index:03d}" for index in range(length)]
+    jobs = [
+        {"name": name, "depends_on": names[index - 1 : index]}
+        for index, name in enumerate(names)
+    ]
+    document = {
+        "format": flow_web.CATALOG_FORMAT,
+        "version": flow_web.CATALOG_VERSION,
+        "jobs": jobs,
+        "workflows": [],
+    }
+    path.write_text(json.dumps(document))
+
+
+def test_dag_focus_stubs_and_depth(page, pyz, tmp_path):
+    database = tmp_path / "chain.sqlite"
+    catalog = tmp_path / "chain.json"
+    write_runlog(database, [])
+    write_chain_catalog(catalog, 90)
+    with run_pyz(
+        pyz, "--run-log-url", f"sqlite:///{database}", "--catalog", str(catalog)
+    ) as server:
+        _, layout, _ = server.get("/api/dag/layout?focus=job_045")
+        stubs = [n for n in layout["nodes"] if n.get("kind") == "stub"]
+        shown = len(layout["nodes"]) - len(stubs)
+        open_view(page, server, "#/dag/job_045")
+        canvas = page.locator(".dag-canvas")
+        assert canvas.locator(".graph-node.node-stub").count() == len(stubs) == 2
+        assert canvas.locator(".graph-node:not(.node-stub)").count() == shown
+        hops = (shown - 1) // 2
+        assert normalised_text(page.locator(".page-head .count")) == (
+            f"{hops} ancestors · {hops} descendants shown ·"
+            f" {layout['hidden_nodes']} more behind the +N boxes"
+        )
+        upstream = canvas.locator(f'.node-stub[data-name$="up:job_{45 - hops:03d}"]')
+        assert upstream.locator("text").all_text_contents() == [
+            f"+{45 - hops} more",
+            "upstream",
+        ]
+        before = rendered_count(page)
+        upstream.click()
+        wait_rendered_after(page, before)
+        assert page.url.endswith(f"#/dag/job_{45 - hops:03d}")
+        before = rendered_count(page)
+        page.get_by_label("Hops shown").select_option("2")
+        wait_rendered_after(page, before)
+        assert "depth=2" in page.url
+        assert canvas.locator(".graph-node:not(.node-stub)").count() == 5
+
+
+def test_dag_zoom_buttons(page, fixture_server):
+    open_view(page, fixture_server, "#/dag")
+    viewport = page.locator(".graph-viewport")
+    before = viewport.get_attribute("transform")
+    page.get_by_role("button", name="Zoom in").click()
+    after = viewport.get_attribute("transform")
+    assert before != after
+    scale = lambda text: float(re.search(r"scale\(([\d.]+)\)", text).group(1))  # noqa: E731
+    assert scale(after) == pytest.approx(scale(before) * 1.25, rel=1e-3)
+    box = page.locator(".dag-canvas").bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] - 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 120, box["y"] + box["height"] - 60, steps=5)
+    page.mouse.up()
+    assert viewport.get_attribute("transform") != after
+
+
+# ---- Run detail --------------------------------------------------------------
+
+
+def action_labels(page) -> list:
+    return [normalised_text(b) for b in page.locator(".actions button").all()]
+
+
+def test_run_failed_batch_actions(page, fixture_server):
+    open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
+    assert action_labels(page) == [
+        'Restart from step "transform_partition_1"',
+        "Rerun from beginning",
+    ]
+    rerun = page.locator('.actions button[data-action="rerun"]')
+    assert computed(rerun, "backgroundColor") == css_colour(page, "--danger-button")
+
+
+def test_run_failed_batch_facts(page, fixture_server):
+    open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
+    facts = normalised_text(page.locator(".facts"))
+    assert "Failed step transform_partition_1" in facts
+    assert "Started 2026-12-04 07:15:35 UTC" in facts
+    assert "Finished 2026-12-04 07:17:34 UTC" in facts
+    assert "Duration 1m 59s" in facts
+    assert "Attempt 1" in facts
+    error = page.locator(".error-block")
+    assert error.inner_text().startswith("transform_partition_1: ConnectionResetError")
+    steps = page.locator(".task-dag svg .graph-node")
+    states = dict(
+        steps.evaluate_all("(ns) => ns.map((n) => [n.dataset.name, n.dataset.status])")
+    )
+    assert states == {
+        "discover_inputs": "succeeded",
+        "fetch_source": "succeeded",
+        "transform_partition_0": "succeeded",
+        "transform_partition_1": "failed",
+        "merge_partitions": "pending",
+        "write_destination": "pending",
+    }
+    pending = page.locator('.task-dag .graph-node[data-name="merge_partitions"] rect')
+    assert computed(pending.first, "strokeDasharray") != "none"
+
+
+def test_run_shows_queued_restart(page, fixture_server):
+    open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
+    notice = page.locator(".queued-notice")
+    assert normalised_text(notice) == (
+        "A restart from step transform_partition_1 of this run is already queued:"
+        " req-e4123ce34ed14a89ab0aac7e307d78f1 (requested 2026-12-04 15:35:00 UTC)."
+        " Another restart would queue a second run."
+    )
+    link = notice.get_by_role("link")
+    assert link.get_attribute("href") == "#/runs/req-e4123ce34ed14a89ab0aac7e307d78f1"
+
+
+def test_run_restart_confirmation(page, fixture_server):
+    open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
+    page.locator('.actions button[data-action="restart"]').click()
+    dialog = page.locator("#confirm-dialog")
+    dialog.wait_for(state="visible")
+    lists = dialog.locator("ul").all()
+    again = [item.inner_text() for item in lists[0].locator("li").all()]
+    reused = [item.inner_text() for item in lists[1].locator("li").all()]
+    assert again == ["transform_partition_1", "merge_partitions", "write_destination"]
+    assert reused == ["discover_inputs", "fetch_source", "transform_partition_0"]
+    page.locator("#confirm-cancel").click()
+    assert not dialog.is_visible()
+
+
+def test_run_stream_resume_from_watermark(page, fixture_server):
+    open_view(page, fixture_server, f"#/runs/{FAILED_STREAM_RUN}")
+    assert action_labels(page) == ["Resume from watermark", "Rerun from beginning"]
+    facts = normalised_text(page.locator(".facts"))
+    assert "Last watermark none recorded" in facts
+
+
+def test_run_pause_on_running(page, fixture_server):
+    open_view(
+        page, fixture_server, "#/runs/live_orders-stream-20261204T153356Z-773c23f0"
+    )
+    assert action_labels(page) == ["Pause"]
+    open_view(page, fixture_server, "#/runs/eu_gdpr_export-20261204T053500-1")
+    assert action_labels(page) == ["Resume"]
+
+
+def test_run_action_posts_and_opens_new_run(page, fixture_server):
+    posted = []
+
+    def answer(route):
+        posted.append(route.request)
+        route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps({"new_run_id": FAILED_STREAM_RUN}),
+        )
+
+    page.route("**/api/runs/*/restart", answer)
+    open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
+    page.locator('.actions button[data-action="restart"]').click()
+    before = rendered_count(page)
+    page.locator("#confirm-ok").click()
+    wait_rendered_after(page, before)
+    assert page.url.endswith("#/runs/" + FAILED_STREAM_RUN)
+    request = posted[0]
+    assert request.method == "POST"
+    assert request.post_data_json == {"from_step": "transform_partition_1"}
+    assert request.headers["x-requested-by"] == "flow-web"
+    assert request.headers["content-type"] == "application/json"
+
+
+def test_run_action_error_shows_detail(page, fixture_server):
+    page.route(
+        "**/api/runs/*/rerun",
+        lambda route: route.fulfill(
+            status=409,
+            content_type="application/json",
+            body=json.dumps({"detail": "run is already queued for a rerun"}),
+        ),
+    )
+    open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
+    page.locator('.actions button[data-action="rerun"]').click()
+    page.locator("#confirm-ok").click()
+    banner = page.locator("#banner")
+    banner.wait_for(state="visible")
+    assert "run is already queued for a rerun" in banner.inner_text()
+    assert "HTTP 409" in banner.inner_text()
+    assert page.url.endswith("#/runs/" + FAILED_BATCH_RUN)
+    assert page.locator(".facts").is_visible()
+
+
+def test_rerun_end_to_end(page, pyz, tmp_path):
+    """The real POST: a rerun queues a requested row and the page opens it."""
+    _, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, f"#/runs/{FAILED_STREAM_RUN}")
+        page.locator('.actions button[data-action="rerun"]').click()
+        before = rendered_count(page)
+        page.locator("#confirm-ok").click()
+        wait_rendered_after(page, before)
+        new_run_id = page.url.split("#/runs/")[1]
+        assert new_run_id.startswith("req-")
+        assert normalised_text(page.locator("#notice")) == (f"Queued run {new_run_id}.")
+        pill = page.locator(".detail-head .pill[data-status]")
+        assert pill.get_attribute("data-status") == "requested"
+        facts = normalised_text(page.locator(".facts"))
+        assert f"Restart of {FAILED_STREAM_RUN}" in facts
+        assert "Rerun from the beginning" in facts
+        assert page.recorder.console_errors() == []
+
+
+def test_pause_end_to_end(page, pyz, tmp_path):
+    running = "live_orders-stream-20261204T153356Z-773c23f0"
+    _, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, f"#/runs/{running}")
+        assert "Pause" not in normalised_text(page.locator(".facts"))
+        page.locator('.actions button[data-action="pause"]').click()
+        before = rendered_count(page)
+        page.locator("#confirm-ok").click()
+        wait_rendered_after(page, before)
+        assert normalised_text(page.locator("#notice")) == (
+            "Pause requested: the job pauses at its next step or batch boundary."
+        )
+        assert "Pause requested" in normalised_text(page.locator(".facts"))
+        assert page.url.endswith("#/runs/" + running)
+
+
+def test_workflow_run_now_end_to_end(page, pyz, tmp_path):
+    _, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, "#/workflows")
+        card = page.locator('.card[data-workflow="warehouse_etl"]')
+        card.locator('button[data-action="run-now"]').click()
+        dialog = page.locator("#confirm-dialog")
+        dialog.get_by_label("publish_metrics").uncheck()
+        with page.expect_request("**/run-now") as posted:
+            page.locator("#confirm-ok").click()
+        assert posted.value.post_data_json == {
+            "jobs": ["ingest_orders", "load_dim_customer", "build_sales_mart"]
+        }
+        page.wait_for_url("**/#/runs/run-now-warehouse_etl-*")
+        page.locator(".detail-head").wait_for()
+        pill = page.locator(".detail-head .pill[data-status]")
+        assert pill.get_attribute("data-status") == "requested"
+
+
+def test_job_run_now_cascade(page, pyz, tmp_path):
+    _, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, "#/jobs")
+        card = page.locator('.card[data-job="ingest_orders"]')
+        card.locator('button[data-action="run-now"]').click()
+        dialog = page.locator("#confirm-dialog")
+        dialog.wait_for(state="visible")
+        listed = [item.inner_text() for item in dialog.locator("li").all()]
+        assert listed == ["build_sales_mart", "publish_metrics"]
+        dialog.locator("#cascade-box").check()
+        with page.expect_request("**/run-now") as posted:
+            page.locator("#confirm-ok").click()
+        assert posted.value.post_data_json == {"cascade_downstream": True}
+        page.wait_for_url("**/#/runs/run-now-ingest_orders-*")
+        assert page.locator(".card[data-job]").count() == 0
+
+
+def test_run_now_hidden_without_catalog(page, pyz, tmp_path):
+    database = tmp_path / "no-catalog.sqlite"
+    write_runlog(database, [])
+    with run_pyz(pyz, "--run-log-url", f"sqlite:///{database}") as server:
+        open_view(page, server, "#/workflows")
+        assert page.locator('button[data-action="run-now"]').count() == 0
+
+
+def test_read_only_hides_actions(page, pyz, tmp_path):
+    _, server_context = serve_fixture_copy(pyz, tmp_path, "--read-only")
+    with server_context as server:
+        open_view(page, server, f"#/runs/{FAILED_BATCH_RUN}")
+        assert page.locator(".actions button").count() == 0
+        assert page.locator(".facts").is_visible()
+
+
+# ---- Shell: theme, time zone, keyboard ---------------------------------------
+
+
+def test_theme_survives_reload(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    root = page.locator("html")
+    assert root.get_attribute("data-theme") == "dark"
+    page.locator("#theme-toggle").click()
+    assert root.get_attribute("data-theme") == "light"
+    open_view(page, fixture_server, "#/jobs", reload=True)
+    assert root.get_attribute("data-theme") == "light"
+    assert computed(page.locator("body"), "backgroundColor") == css_colour(page, "--bg")
+    assert css_colour(page, "--bg") == "rgb(243, 245, 248)"
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_text_contrast_meets_aa(page, fixture_server, theme):
+    open_view(page, fixture_server, "#/workflows")
+    page.evaluate(f"() => localStorage.setItem('flow-web-theme', '{theme}')")
+    failures = []
+    for route in VIEWS.values():
+        open_view(page, fixture_server, route, reload=True)
+        failures += [f"{route}: {item}" for item in page.evaluate(CONTRAST_SCRIPT)]
+    assert failures == []
+
+
+def test_time_zone_toggle(browser, fixture_server):
+    context = browser.new_context(viewport=VIEWPORT, timezone_id="America/New_York")
+    page = context.new_page()
+    try:
+        open_view(page, fixture_server, "#/runs")
+        first = (
+            page.locator(".runs-table .runs-group .run-row")
+            .first.locator(".cell")
+            .nth(2)
+        )
+        assert normalised_text(first) == "2026-12-04 15:35:00 UTC"
+        before = rendered_count(page)
+        page.locator("#zone-toggle").click()
+        wait_rendered_after(page, before)
+        assert normalised_text(first) == "2026-12-04 10:35:00 EST"
+        open_view(page, fixture_server, "#/runs", reload=True)
+        first = (
+            page.locator(".runs-table .runs-group .run-row")
+            .first.locator(".cell")
+            .nth(2)
+        )
+        assert normalised_text(first) == "2026-12-04 10:35:00 EST"
+        assert normalised_text(page.locator("#zone-toggle")) == "Local"
+    finally:
+        context.close()
+
+
+def test_keyboard_shortcuts(page, fixture_server):
+    open_view(page, fixture_server, "#/workflows")
+    before = rendered_count(page)
+    page.keyboard.press("g")
+    page.keyboard.press("j")
+    wait_rendered_after(page, before)
+    assert page.url.endswith("#/jobs")
+    page.keyboard.press("/")
+    focused = page.evaluate("() => document.activeElement.placeholder")
+    assert focused == "Filter jobs by name"
+    page.keyboard.press("Escape")
+    before = rendered_count(page)
+    page.keyboard.press("g")
+    page.keyboard.press("r")
+    wait_rendered_after(page, before)
+    assert page.url.endswith("#/runs")
+    page.keyboard.press("?")
+    assert page.locator("#help-dialog").is_visible()
+    page.keyboard.press("Escape")
+    before = rendered_count(page)
+    page.keyboard.press("g")
+    page.keyboard.press("d")
+    wait_rendered_after(page, before)
+    assert page.url.endswith("#/dag")
+    before = rendered_count(page)
+    page.keyboard.press("g")
+    page.keyboard.press("w")
+    wait_rendered_after(page, before)
+    assert page.url.endswith("#/workflows")
+
+
+# ---- Safety: requests, console, hostile strings, token -----------------------
+
+
+def test_no_foreign_requests_or_errors(page, fixture_server):
+    for route in VIEWS.values():
+        open_view(page, fixture_server, route)
+    page.locator('.dag-canvas .graph-node[data-name="ingest_orders"]').hover()
+    foreign = [
+        r.url
+        for r in page.recorder.requests
+        if not r.url.startswith(fixture_server.url + "/")
+    ]
+    assert foreign == []
+    assert page.recorder.console_errors() == []
+    assert page.recorder.errors == []
+    assert page.recorder.max_in_flight == 1
+
+
+def test_page_has_strict_policy(fixture_server):
+    status, body, headers = fixture_server.get("/")
+    policy = headers["content-security-policy"]
+    assert status == 200
+    assert "script-src 'sha256-" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert re.search(r"\son[a-z]+\s*=", body) is None
+    assert re.search(r"\sstyle\s*=", body) is None
+    assert "innerHTML" not in body
+    assert "http://" not in body.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in body
+
+
+def test_hostile_strings_are_text(page, pyz, tmp_path):
+    database = tmp_path / "hostile.sqlite"
+    extras = json.dumps({"steps": [{"name": HOSTILE_NAME, "status": "failed"}]})
+    write_runlog(
+        database,
+        [
+            (
+                "hostile-1",
+                HOSTILE_NAME,
+                "failed",
+                "2026-12-04T10:00:00Z",
+                "2026-12-04T10:01:00Z",
+                1,
+                HOSTILE_NAME,
+                None,
+                HOSTILE_ERROR,
+                "batch",
+                extras,
+            )
+        ],
+    )
+    with run_pyz(pyz, "--run-log-url", f"sqlite:///{database}") as server:
+        for route in ("#/jobs", "#/runs", "#/workflows", "#/dag"):
+            open_view(page, server, route)
+            assert page.locator("#view img, #view script").count() == 0
+        open_view(page, server, "#/jobs")
+        title = page.locator(".card[data-job] .card-title")
+        assert title.inner_text() == HOSTILE_NAME
+        open_view(page, server, "#/runs")
+        assert (
+            page.locator(".runs-table .run-row[data-run-id] .cell").nth(1).inner_text()
+            == HOSTILE_NAME
+        )
+        open_view(page, server, "#/runs/hostile-1")
+        assert page.locator(".error-block").inner_text() == HOSTILE_ERROR
+        assert page.locator("h1").inner_text() == HOSTILE_NAME
+        assert page.locator(".task-dag .node-title").text_content() == HOSTILE_NAME
+        assert page.locator("#view img, #view script").count() == 0
+        page.wait_for_timeout(300)
+    assert page.recorder.dialogs == []
+    assert page.recorder.errors == []
+    assert [r.url for r in page.recorder.requests if r.url.endswith("/x")] == []
+
+
+def test_long_error_collapsed(page, pyz, tmp_path):
+    database = tmp_path / "long-error.sqlite"
+    error = "\n".join(f"  File step_{index}.py, line {index}" for index in range(40))
+    write_runlog(
+        database,
+        [
+            (
+                "long-error-1",
+                "nightly_export",
+                "failed",
+                "2026-12-04T10:00:00Z",
+                "2026-12-04T10:01:00Z",
+                1,
+                "export",
+                None,
+                error,
+                "batch",
+                "{}",
+            )
+        ],
+    )
+    with run_pyz(pyz, "--run-log-url", f"sqlite:///{database}") as server:
+        open_view(page, server, "#/runs/long-error-1")
+        block = page.locator(".error-block")
+        assert block.get_attribute("class") == "error-block collapsed"
+        assert block.text_content() == error
+        height = block.bounding_box()["height"]
+        toggle = page.locator(".error-toggle")
+        assert toggle.inner_text() == "Show the whole error (40 lines)"
+        toggle.click()
+        assert block.get_attribute("class") == "error-block"
+        assert block.bounding_box()["height"] > 3 * height
+        assert toggle.inner_text() == "Collapse the error"
+
+
+def test_empty_runlog_explains(page, pyz, tmp_path):
+    database = tmp_path / "empty.sqlite"
+    write_runlog(database, [])
+    with run_pyz(pyz, "--run-log-url", f"sqlite:///{database}") as server:
+        open_view(page, server, "#/runs")
+        text = normalised_text(page.locator("#view .empty"))
+        assert "has no runs yet" in text
+        assert "--run-log-url sqlite:////path/to/run_log.db" in text
+        open_view(page, server, "#/jobs")
+        assert "--run-log-url" in normalised_text(page.locator("#view .empty"))
+        open_view(page, server, "#/dag")
+        assert "--module your_pipelines" in normalised_text(
+            page.locator("#view .empty")
+        )
+
+
+def test_token_prompt_and_bearer(page, pyz, tmp_path):
+    _, server_context = serve_fixture_copy(pyz, tmp_path, "--token", "s3cret-token")
+    with server_context as server:
+        page.goto(server.url + "/#/jobs")
+        dialog = page.locator("#token-dialog")
+        dialog.wait_for(state="visible")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dark-token-dialog.png"))
+        page.locator("#token-input").fill("s3cret-token")
+        page.locator("#token-ok").click()
+        page.wait_for_function(
+            "() => Number(document.querySelector('#view').dataset.rendered || 0) > 0"
+        )
+        assert page.locator(".card[data-job]").count() == 13
+        stored = page.evaluate("() => sessionStorage.getItem('flow-web-token')")
+        assert stored == "s3cret-token"
+        local = page.evaluate("() => JSON.stringify(localStorage)")
+        assert "s3cret-token" not in local
+        assert "s3cret-token" not in page.url
+        api = page.recorder.api_requests()
+        authorised = [r for r in api if r.headers.get("authorization")]
+        assert authorised[-1].headers["authorization"] == "Bearer s3cret-token"
+        open_view(page, server, "#/runs", reload=True)
+        assert not dialog.is_visible()
+        assert page.locator(".runs-table .runs-group .run-row").count() == 50
+
+
+def test_restart_with_token_end_to_end(page, pyz, tmp_path):
+    """With a token configured, the run page asks for it once, restarts the
+    failed run from its failed step and lands on the new requested run."""
+    copy, server_context = serve_fixture_copy(pyz, tmp_path, "--token", "op-token-7")
+    # Let a scheduler "pick up" the fixture's own pending restart first, so
+    # that this restart is a new request rather than the queued one.
+    with sqlite3.connect(copy) as connection:
+        connection.execute(
+            "UPDATE run_records SET status = 'running'"
+            " WHERE run_id = 'req-e4123ce34ed14a89ab0aac7e307d78f1'"
+        )
+    with server_context as server:
+        page.goto(server.url + f"/#/runs/{FAILED_BATCH_RUN}")
+        page.locator("#token-dialog").wait_for(state="visible")
+        page.locator("#token-input").fill("op-token-7")
+        page.locator("#token-ok").click()
+        button = page.locator('.actions button[data-action="restart"]')
+        button.wait_for(state="visible")
+        assert normalised_text(button) == 'Restart from step "transform_partition_1"'
+        button.click()
+        before = rendered_count(page)
+        page.locator("#confirm-ok").click()
+        wait_rendered_after(page, before)
+        new_run_id = page.url.split("#/runs/")[1]
+        pill = page.locator(".detail-head .pill[data-status]")
+        assert pill.get_attribute("data-status") == "requested"
+        # The one 401 is the first call, made before the token was entered.
+        assert page.recorder.console_errors() == [
+            "Failed to load resource: the server responded with a status of 401"
+            " (Unauthorized)"
+        ]
+        assert "op-token-7" not in server.log_text()
+    assert re.fullmatch(r"req-[0-9a-f]{32}", new_run_id)
+    with sqlite3.connect(copy) as connection:
+        row = connection.execute(
+            "SELECT pipeline, status, finished_at, extras_json FROM run_records"
+            " WHERE run_id = ?",
+            (new_run_id,),
+        ).fetchone()
+    assert row[:3] == ("build_sales_mart", "requested", None)
+    assert json.loads(row[3]) == {
+        "restart_from_step": "transform_partition_1",
+        "prior_run_id": FAILED_BATCH_RUN,
+    }
+
+
+# ---- Live refresh and errors -------------------------------------------------
+
+
+def test_live_refresh_shows_new_run(page, pyz, tmp_path):
+    database, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, "#/runs")
+        connection = sqlite3.connect(database)
+        connection.execute(
+            "INSERT INTO run_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                "live-new-run-1",
+                "ingest_orders",
+                "running",
+                "2026-12-04T15:35:40Z",
+                None,
+                1,
+                None,
+                None,
+                None,
+                "batch",
+                "{}",
+            ),
+        )
+        connection.commit()
+        first = page.locator(".runs-table .runs-group .run-row").first
+        found = wait_until(
+            lambda: first.get_attribute("data-run-id") == "live-new-run-1",
+            timeout_s=15,
+        )
+        assert found
+        connection.execute(
+            "UPDATE run_records SET status = 'succeeded',"
+            " finished_at = '2026-12-04T15:35:45Z' WHERE run_id = 'live-new-run-1'"
+        )
+        connection.commit()
+        connection.close()
+        finished = wait_until(
+            lambda: first.get_attribute("data-status") == "succeeded", timeout_s=15
+        )
+        assert finished
+        assert re.fullmatch(
+            r"updated \d+s ago", page.locator("#live-text").inner_text()
+        )
+        assert page.recorder.max_in_flight == 1
+
+
+def test_refresh_rate_and_hidden_tab(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    start = len(page.recorder.api_requests())
+    page.wait_for_timeout(11_000)
+    visible_requests = len(page.recorder.api_requests()) - start
+    assert 1 <= visible_requests <= 3
+    page.evaluate(
+        """() => {
+          Object.defineProperty(document, 'visibilityState',
+            { configurable: true, get: () => 'hidden' });
+          document.dispatchEvent(new Event('visibilitychange'));
+        }"""
+    )
+    page.wait_for_timeout(500)
+    start = len(page.recorder.api_requests())
+    page.wait_for_timeout(11_000)
+    assert len(page.recorder.api_requests()) == start
+
+
+def test_failed_refresh_keeps_data(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    page.route(
+        "**/api/pipelines",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/json",
+            body=json.dumps({"detail": "RunLog /data/run_log.db is locked"}),
+        ),
+    )
+    banner = page.locator("#banner")
+    banner.wait_for(state="visible", timeout=15000)
+    assert "RunLog /data/run_log.db is locked" in banner.inner_text()
+    assert "GET /api/pipelines failed (HTTP 503)" in banner.inner_text()
+    assert page.locator(".card[data-job]").count() == 13
+    assert page.locator("#live").get_attribute("class") == "live stale"
+
+
+# ---- Screenshots -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_screenshots_every_view(page, fixture_server, theme):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    open_view(page, fixture_server, "#/workflows")
+    page.evaluate(f"() => localStorage.setItem('flow-web-theme', '{theme}')")
+    for name, route in VIEWS.items():
+        open_view(page, fixture_server, route, reload=True)
+        path = ARTIFACTS / f"{theme}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 10_000
+    open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
+    page.locator('.actions button[data-action="restart"]').click()
+    page.locator("#confirm-dialog").wait_for(state="visible")
+    page.screenshot(path=str(ARTIFACTS / f"{theme}-restart-dialog.png"))
+    page.locator("#confirm-cancel").click()
+    open_view(page, fixture_server, "#/workflows")
+    card = page.locator('.card[data-workflow="warehouse_etl"]')
+    card.locator('button[data-action="run-now"]').click()
+    page.locator("#confirm-dialog").wait_for(state="visible")
+    page.screenshot(path=str(ARTIFACTS / f"{theme}-run-now-dialog.png"))
