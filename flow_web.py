@@ -402,7 +402,7 @@ def _record_from_row(
     for name in ("run_id", "pipeline", "status", "kind"):
         values[name] = _coerce_text(values.get(name)) or ""
     # SQLite keeps whatever type a writer stored, such as a number or bytes
-    # in a TEXT column; the API shows every text column as text or null.
+    # in a TEXT column. The API shows every text column as text or null.
     for name in TEXT_OR_NULL_COLUMNS:
         values[name] = _coerce_text(values.get(name))
     if "extras_json" in values:
@@ -1581,7 +1581,7 @@ class RunLogStore:
         if self._outage is None:
             self._outage_began = time.monotonic()
             log.warning(
-                "RunLog %s is unavailable, answering 503 until it is back: %s",
+                "RunLog %s is unavailable, responding 503 until it is back: %s",
                 self.connector.describe(),
                 error,
             )
@@ -4603,7 +4603,7 @@ class DocumentCache:
       gets the change.
     - Another process wrote (the scheduler), or the time bucket passed: the
       request gets the previous version and the build runs in the
-      background, since nobody here waits for such a change.
+      background, because no client of this process made that change.
     - A build already runs: the request gets the previous version.
 
     A previous version built more than STALE_DOCUMENT_MAX_AGE_S ago is not
@@ -4681,7 +4681,7 @@ class DocumentCache:
         except FlowWebError:
             raise
         except Exception:
-            # Nobody may wait for a background build, so it is logged here.
+            # No request may wait for a background build, so it is logged here.
             log.exception("building the document %r failed", key)
             raise
         finally:
@@ -6306,9 +6306,9 @@ def _dag_schemas() -> dict:
             "workflow": _nullable(_TEXT),
         }
     )
-    # A node of a job graph carries the job's fields, a node of a run's step
-    # graph the step's (`error` is the step's error as stored), and a stub
-    # node of a focused graph the number of jobs it hides beyond `job`.
+    # A node of a job graph carries the job's fields, and a node of a run's
+    # step graph the step's (`error` is the step's error as stored). A stub
+    # node of a focused graph counts the jobs it hides beyond `job`.
     box = {
         "name": _TEXT,
         "x": _NUMBER,
