@@ -802,7 +802,8 @@ def test_run_shows_queued_restart(page, fixture_server):
     assert normalised_text(notice) == (
         "A restart from step transform_partition_1 of this run is already queued:"
         " req-e4123ce34ed14a89ab0aac7e307d78f1 (requested 2026-12-04 15:35:00 UTC)."
-        " Another restart would queue a second run."
+        " Requesting the same restart again returns this queued run, and flow-web"
+        " writes no second row."
     )
     link = notice.get_by_role("link")
     assert link.get_attribute("href") == "#/runs/req-e4123ce34ed14a89ab0aac7e307d78f1"
@@ -883,6 +884,160 @@ def test_run_action_error_shows_detail(page, fixture_server):
     assert page.locator(".facts").is_visible()
 
 
+def reject_pause(route):
+    route.fulfill(
+        status=409,
+        content_type="application/json",
+        body=json.dumps({"detail": "only a running run can be paused"}),
+    )
+
+
+def fail_pause(page, run_id: str) -> None:
+    """Click Pause, confirm, and wait for the banner of the refused POST."""
+    page.locator('.actions button[data-action="pause"]').click()
+    page.locator("#confirm-ok").click()
+    page.locator('#banner .banner-line[data-kind="action"]').wait_for()
+
+
+def wait_for_refresh(page, path: str) -> None:
+    """Wait until the page has sent and read one more GET of `path`."""
+    with page.expect_response(
+        lambda response: response.url.endswith(path)
+        and response.request.method == "GET",
+        timeout=15_000,
+    ):
+        pass
+    page.wait_for_timeout(300)
+
+
+def test_action_error_outlives_refresh(page, fixture_server):
+    run_id = "live_orders-stream-20261204T153356Z-773c23f0"
+    page.route("**/api/runs/*/pause", reject_pause)
+    open_view(page, fixture_server, f"#/runs/{run_id}")
+    fail_pause(page, run_id)
+    banner = page.locator("#banner")
+    wait_for_refresh(page, f"/api/runs/{run_id}")
+    wait_for_refresh(page, f"/api/runs/{run_id}")
+    assert banner.is_visible()
+    assert "only a running run can be paused" in banner.inner_text()
+    assert f"POST /api/runs/{run_id}/pause failed (HTTP 409)" in banner.inner_text()
+    assert page.locator("#live").get_attribute("class") == "live"
+    page.locator("#banner-close").click()
+    assert not banner.is_visible()
+
+
+def test_action_error_cleared_by_navigation(page, fixture_server):
+    run_id = "live_orders-stream-20261204T153356Z-773c23f0"
+    page.route("**/api/runs/*/pause", reject_pause)
+    open_view(page, fixture_server, f"#/runs/{run_id}")
+    fail_pause(page, run_id)
+    assert page.locator("#banner").is_visible()
+    open_view(page, fixture_server, "#/jobs")
+    assert not page.locator("#banner").is_visible()
+
+
+def test_refresh_clears_only_refresh_error(page, fixture_server):
+    run_id = "live_orders-stream-20261204T153356Z-773c23f0"
+    page.route("**/api/runs/*/pause", reject_pause)
+    open_view(page, fixture_server, f"#/runs/{run_id}")
+    fail_pause(page, run_id)
+    outage = json.dumps({"detail": "RunLog is locked"})
+    page.route(
+        f"**/api/runs/{run_id}",
+        lambda route: route.fulfill(
+            status=503, content_type="application/json", body=outage
+        ),
+    )
+    refresh_line = page.locator('#banner .banner-line[data-kind="refresh"]')
+    refresh_line.wait_for(timeout=15_000)
+    assert "RunLog is locked" in refresh_line.inner_text()
+    page.unroute(f"**/api/runs/{run_id}")
+    refresh_line.wait_for(state="detached", timeout=15_000)
+    action_line = page.locator('#banner .banner-line[data-kind="action"]')
+    assert "only a running run can be paused" in action_line.inner_text()
+    assert page.locator("#banner").is_visible()
+
+
+def test_restart_dialog_says_what_is_written(page, fixture_server):
+    open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
+    page.locator('.actions button[data-action="restart"]').click()
+    dialog = page.locator("#confirm-dialog")
+    dialog.wait_for(state="visible")
+    text = normalised_text(dialog)
+    assert (
+        "This writes one row to the RunLog: a run of build_sales_mart with status"
+        " requested and restart_from_step transform_partition_1 and prior_run_id"
+        f" {FAILED_BATCH_RUN} in its extras."
+    ) in text
+    assert "The scheduler acts on this row, and flow-web starts nothing itself." in text
+    assert "If the worker supports restarting from a step, these steps run again" in text
+    assert "would reuse the earlier output" in text
+    assert "next tick" not in text
+    assert "resumes the DAG" not in text
+    page.locator("#confirm-cancel").click()
+
+
+def test_resume_dialog_says_what_is_written(page, fixture_server):
+    open_view(page, fixture_server, "#/runs/eu_gdpr_export-20261204T053500-1")
+    page.locator('.actions button[data-action="resume"]').click()
+    dialog = page.locator("#confirm-dialog")
+    dialog.wait_for(state="visible")
+    text = normalised_text(dialog)
+    assert (
+        "This sets pause_requested to false in the extras of run"
+        " eu_gdpr_export-20261204T053500-1. flow-web starts nothing itself."
+    ) in text
+    assert "from where it paused" not in text
+    page.locator("#confirm-cancel").click()
+
+
+def test_resume_end_to_end(page, pyz, tmp_path):
+    paused = "eu_gdpr_export-20261204T053500-1"
+    copy, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, f"#/runs/{paused}")
+        assert page.locator(".detail-head [data-pause-request]").count() == 0
+        page.locator('.actions button[data-action="resume"]').click()
+        before = rendered_count(page)
+        page.locator("#confirm-ok").click()
+        wait_rendered_after(page, before)
+        assert normalised_text(page.locator("#notice")) == (
+            "Resume requested: pause_requested is now false on this run. It stays"
+            " paused until its worker continues it."
+        )
+        chip = page.locator(".detail-head [data-pause-request]")
+        assert normalised_text(chip) == "Resume requested; waiting for the worker"
+        assert page.locator('.actions button[data-action="resume"]').count() == 0
+        assert "Resume requested" in normalised_text(page.locator(".facts"))
+        pill = page.locator(".detail-head .pill[data-status]")
+        assert pill.get_attribute("data-status") == "paused"
+        open_view(page, server, f"#/runs/{paused}", reload=True)
+        assert page.locator('.actions button[data-action="resume"]').count() == 0
+    with sqlite3.connect(copy) as connection:
+        (extras,) = connection.execute(
+            "SELECT extras_json FROM run_records WHERE run_id = ?", (paused,)
+        ).fetchone()
+    assert json.loads(extras)["pause_requested"] is False
+
+
+def test_resume_not_offered_twice(page, fixture_server):
+    """A server that still offers resume on a paused run whose
+    pause_requested is false gets no second Resume button."""
+    paused = "eu_gdpr_export-20261204T053500-1"
+
+    def resumed(route):
+        document = route.fetch().json()
+        document["extras"]["pause_requested"] = False
+        document["actions"]["resume"] = True
+        route.fulfill(json=document)
+
+    page.route(f"**/api/runs/{paused}", resumed)
+    open_view(page, fixture_server, f"#/runs/{paused}")
+    assert action_labels(page) == []
+    chip = page.locator(".detail-head [data-pause-request]")
+    assert normalised_text(chip) == "Resume requested; waiting for the worker"
+
+
 def test_rerun_end_to_end(page, pyz, tmp_path):
     """The real POST: a rerun queues a requested row and the page opens it."""
     _, server_context = serve_fixture_copy(pyz, tmp_path)
@@ -914,10 +1069,14 @@ def test_pause_end_to_end(page, pyz, tmp_path):
         page.locator("#confirm-ok").click()
         wait_rendered_after(page, before)
         assert normalised_text(page.locator("#notice")) == (
-            "Pause requested: the job pauses at its next step or batch boundary."
+            "Pause requested: pause_requested is now true on this run. It keeps"
+            " running until its worker reads the flag."
         )
         assert "Pause requested" in normalised_text(page.locator(".facts"))
         assert page.url.endswith("#/runs/" + running)
+        chip = page.locator(".detail-head [data-pause-request]")
+        assert normalised_text(chip) == "Pause requested; waiting for the worker"
+        assert page.locator('.actions button[data-action="pause"]').count() == 0
 
 
 def test_workflow_run_now_end_to_end(page, pyz, tmp_path):
