@@ -410,6 +410,43 @@ def _record_from_row(
     return RunRecord(**values)
 
 
+SYNTHETIC_RUN_LOG_PREFIX = "run_log:"
+SYNTHETIC_CLAIM_PREFIX = "claim:"
+
+
+def merge_synthetic_runs(
+    recent: Mapping[str, list], synthetic: Sequence[RunRecord], keep: int
+) -> dict:
+    """Add made-up runs to each pipeline's newest runs (newest first) where
+    `run_records` lacks them: a claim while no run is running, and a run_log
+    completion that no recorded run accounts for (none was under way then).
+    Keeps `keep` runs per pipeline."""
+    merged = {name: list(runs) for name, runs in recent.items()}
+    for record in synthetic:
+        runs = merged.setdefault(record.pipeline, [])
+        if record.status == "running":
+            missing = not any(run.status == "running" for run in runs)
+        else:
+            missing = not any(_was_under_way(run, record.finished) for run in runs)
+        if missing:
+            runs.append(record)
+            runs.sort(key=lambda run: run.started or _EPOCH, reverse=True)
+            del runs[keep:]
+    return merged
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _was_under_way(run: RunRecord, moment: Optional[dt.datetime]) -> bool:
+    """Whether the run had started by `moment` and had not finished before
+    it, so a completion recorded at that moment may be this run's."""
+    if moment is None or run.status == "requested" or run.started is None:
+        return False
+    finished = run.finished
+    return run.started <= moment and (finished is None or finished >= moment)
+
+
 def _coerce_text(value: Any) -> Optional[str]:
     if value is None or isinstance(value, str):
         return value
@@ -2013,6 +2050,49 @@ class RunLogStore:
             if name != "_scheduler_singleton"
         }
 
+    def synthetic_runs(self, now: dt.datetime) -> list:
+        """Run rows made up from `run_log`, `attempt_state` and
+        `pipeline_claims`: each pipeline's last completion with its retry
+        count, and a running row for each unexpired claim. ematix-flow 1.0.0
+        records batch runs only there, so they complete what `run_records`
+        holds, and stand in for it when the table is missing."""
+        attempts = self.attempt_states()
+        records = []
+        for name, last_run_at, success in self.run_log_rows():
+            retry = attempts.get(name, {})
+            extras = {
+                "source": "run_log",
+                "note": "run_log keeps only the completion time",
+            }
+            if retry:
+                extras["retry_state"] = retry
+            records.append(
+                RunRecord(
+                    run_id=f"{SYNTHETIC_RUN_LOG_PREFIX}{name}",
+                    pipeline=name,
+                    status="succeeded" if success else "failed",
+                    started_at=last_run_at,
+                    finished_at=last_run_at,
+                    attempt=1 if success else retry.get("attempt_count", 1),
+                    extras_json=json.dumps(extras),
+                    synthetic=True,
+                )
+            )
+        for name, claim in self.claims().items():
+            expires = parse_timestamp(claim["expires_at"])
+            if expires is not None and expires > now:
+                records.append(
+                    RunRecord(
+                        run_id=f"{SYNTHETIC_CLAIM_PREFIX}{name}",
+                        pipeline=name,
+                        status="running",
+                        started_at=claim["claimed_at"],
+                        extras_json=json.dumps({"source": "pipeline_claims", **claim}),
+                        synthetic=True,
+                    )
+                )
+        return records
+
     # -- writers ----------------------------------------------------------------
 
     def init_history(self) -> list:
@@ -2701,13 +2781,29 @@ class NameHistory:
         return None if self.newest_success is None else self.newest_success.started
 
 
-def read_name_histories(store: RunLogStore, names: Sequence[str]) -> dict:
+def read_name_histories(
+    store: RunLogStore, names: Sequence[str], now: dt.datetime
+) -> dict:
     """NameHistory per name, from each name's newest success and its newest
-    terminal run among its last few runs."""
-    if not names or not store.has_history():
-        return {name: NameHistory() for name in names}
-    recent = store.newest_runs(names, TRIGGER_TERMINAL_WINDOW_RUNS)
-    successes = store.newest_runs(names, 1, status="succeeded")
+    terminal run among its last few runs, `run_log` completions included."""
+    if not names:
+        return {}
+    recent: dict = {name: [] for name in names}
+    successes: dict = {name: [] for name in names}
+    if store.has_history():
+        recent = store.newest_runs(names, TRIGGER_TERMINAL_WINDOW_RUNS)
+        successes = store.newest_runs(names, 1, status="succeeded")
+    synthetic = [run for run in store.synthetic_runs(now) if run.pipeline in recent]
+    recent = merge_synthetic_runs(recent, synthetic, TRIGGER_TERMINAL_WINDOW_RUNS)
+    # Only run_log successes that no recorded run accounts for count (a paused
+    # run's worker returns normally, and run_log calls that a success).
+    succeeded = [
+        run
+        for runs in recent.values()
+        for run in runs
+        if run.synthetic and run.status == "succeeded"
+    ]
+    successes = merge_synthetic_runs(successes, succeeded, 1)
     histories = {}
     for name in names:
         terminal = next(
@@ -4513,45 +4609,6 @@ def streaming_stats(record: RunRecord, extras: Mapping[str, Any]) -> Optional[di
     return {key: extras.get(key) for key in STREAMING_STATS_KEYS}
 
 
-def synthetic_runs(store: RunLogStore, now: dt.datetime) -> list:
-    """Run rows made up from `run_log`, `attempt_state` and `pipeline_claims`
-    for a RunLog without `run_records`: each pipeline's last completion, with
-    its retry count, plus a running row for each unexpired claim."""
-    attempts = store.attempt_states()
-    records = []
-    for name, last_run_at, success in store.run_log_rows():
-        retry = attempts.get(name, {})
-        extras = {"source": "run_log", "note": "run_log keeps only the completion time"}
-        if retry:
-            extras["retry_state"] = retry
-        records.append(
-            RunRecord(
-                run_id=f"run_log:{name}",
-                pipeline=name,
-                status="succeeded" if success else "failed",
-                started_at=last_run_at,
-                finished_at=last_run_at,
-                attempt=1 if success else retry.get("attempt_count", 1),
-                extras_json=json.dumps(extras),
-                synthetic=True,
-            )
-        )
-    for name, claim in store.claims().items():
-        expires = parse_timestamp(claim["expires_at"])
-        if expires is not None and expires > now:
-            records.append(
-                RunRecord(
-                    run_id=f"claim:{name}",
-                    pipeline=name,
-                    status="running",
-                    started_at=claim["claimed_at"],
-                    extras_json=json.dumps({"source": "pipeline_claims", **claim}),
-                    synthetic=True,
-                )
-            )
-    return records
-
-
 @dataclasses.dataclass(frozen=True)
 class Rendered:
     """A JSON document serialised once, with its ETag, for reuse."""
@@ -4778,7 +4835,7 @@ class RunLogApi:
     ) -> tuple:
         records = [
             record
-            for record in synthetic_runs(self.store, self.config.clock())
+            for record in self.store.synthetic_runs(self.config.clock())
             if (pipeline is None or record.pipeline == pipeline)
             and (status is None or record.status == status)
         ]
@@ -4808,12 +4865,15 @@ class RunLogApi:
         return document
 
     def _find_run(self, run_id: str) -> RunRecord:
-        if self._has_history():
+        synthetic = run_id.startswith(
+            (SYNTHETIC_RUN_LOG_PREFIX, SYNTHETIC_CLAIM_PREFIX)
+        )
+        if self._has_history() and not synthetic:
             record = self.store.get_run(run_id)
         else:
             found = [
                 r
-                for r in synthetic_runs(self.store, self.config.clock())
+                for r in self.store.synthetic_runs(self.config.clock())
                 if r.run_id == run_id
             ]
             record = found[0] if found else None
@@ -4874,16 +4934,21 @@ class RunLogApi:
 
     def _job_history(self) -> dict:
         """Everything /api/pipelines reads from the database, per pipeline."""
+        synthetic = self.store.synthetic_runs(self.config.clock())
         if self._has_history():
             names = self.store.pipeline_names()
             recent = self.store.newest_runs(names, RECENT_RUNS_PER_JOB)
             latest = self.store.newest_runs(names, 1, columns=RUN_COLUMNS)
             durations = self.store.recent_durations(names, MEDIAN_WINDOW_RUNS)
         else:
-            records = synthetic_runs(self.store, self.config.clock())
-            names = sorted({record.pipeline for record in records})
-            recent = {n: [r for r in records if r.pipeline == n] for n in names}
-            latest, durations = recent, {name: [] for name in names}
+            recent, latest, durations = {}, {}, {}
+        recent = merge_synthetic_runs(recent, synthetic, RECENT_RUNS_PER_JOB)
+        names = sorted(recent)
+        for name, runs in recent.items():
+            # A made-up run_log or claim row is the newest when it was merged
+            # in first place.
+            if runs and (runs[0].synthetic or not latest.get(name)):
+                latest[name] = runs[:1]
         catalog_names = [
             job.name for job in self.catalog.jobs if job.name not in recent
         ]
@@ -4991,7 +5056,7 @@ class RunLogApi:
         wanted = TriggerEvaluator.names_needed(self.catalog, views)
         histories = self.store.cached(
             ("name-histories", tuple(wanted)),
-            lambda: read_name_histories(self.store, wanted),
+            lambda: read_name_histories(self.store, wanted, now),
         )
         evaluator = TriggerEvaluator(self.catalog, histories, now, self.forecaster)
         return {"workflows": [self._workflow_entry(view, evaluator) for view in views]}
@@ -5005,7 +5070,7 @@ class RunLogApi:
         if self._has_history():
             return self.store.pipeline_names()
         return sorted(
-            {r.pipeline for r in synthetic_runs(self.store, self.config.clock())}
+            {r.pipeline for r in self.store.synthetic_runs(self.config.clock())}
         )
 
     def _workflow_entry(self, view: WorkflowView, evaluator: TriggerEvaluator) -> dict:
@@ -5543,13 +5608,14 @@ class RunActions:
             return
         now = self.config.clock()
         if run_id is not None and all(
-            record.run_id != run_id for record in synthetic_runs(self.store, now)
+            record.run_id != run_id for record in self.store.synthetic_runs(now)
         ):
             raise NotFound(f"run {run_id} not found")
         raise Conflict(
             f"RunLog {self.store.connector.describe()} has no run_records table, so"
-            " it cannot hold action requests; the runs shown are made up from its"
-            " run_log and pipeline_claims tables"
+            " it cannot hold action requests; the runs shown come from its run_log"
+            " and pipeline_claims tables (on PostgreSQL or MySQL, `flow-web.pyz"
+            " init-history` creates the table)"
         )
 
     def _catalog_hint(self) -> str:

@@ -294,3 +294,33 @@ def test_redact_url():
     assert flow_web.redact_url("postgresql://ops:hunter2@db:5432/runs") == (
         "postgresql://ops:***@db:5432/runs"
     )
+
+
+def test_batch_history_only_in_run_log(tmp_path):
+    # ematix-flow 1.0.0 writes batch outcomes only to run_log; run_records
+    # then holds streaming runs and requests. Jobs still show their last run.
+    path = tmp_path / "v1.sqlite"
+    path.write_bytes(FIXTURE_DB.read_bytes())
+    connection = sqlite3.connect(path)
+    connection.execute(
+        "DELETE FROM run_records WHERE kind = 'batch' AND status != 'requested'"
+    )
+    connection.commit()
+    connection.close()
+    client = make_client(path)
+    body = client.get("/api/pipelines").json()
+    by_name = {entry["name"]: entry for entry in body["pipelines"]}
+    mart = by_name["build_sales_mart"]
+    assert mart["latest_run"]["run_id"] == "req-e4123ce34ed14a89ab0aac7e307d78f1"
+    assert [run["run_id"] for run in mart["recent_runs"]] == [
+        "run_log:build_sales_mart",
+        "req-e4123ce34ed14a89ab0aac7e307d78f1",
+    ]
+    assert mart["recent_runs"][0]["status"] == "failed"
+    assert mart["recent_runs"][0]["finished_at"] == "2026-12-04T07:17:34.000Z"
+    ingest = by_name["ingest_orders"]["latest_run"]
+    assert ingest["run_id"] == "run_log:ingest_orders"
+    assert ingest["status"] == "succeeded"
+    detail = client.get("/api/runs/run_log:build_sales_mart").json()
+    assert detail["status"] == "failed"
+    assert detail["extras"]["retry_state"]["attempt_count"] == 1
