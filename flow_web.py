@@ -387,7 +387,9 @@ class RunRecord:
         if not text:
             return {}
         try:
-            value = json.loads(text)
+            # NaN and Infinity, which json.dumps writes by default, have no
+            # JSON form in a response; they read as unknown (null).
+            value = json.loads(text, parse_constant=lambda constant: None)
         except ValueError:
             return {"raw_extras_json": text}
         return value if isinstance(value, dict) else {"raw_extras_json": text}
@@ -2176,6 +2178,22 @@ class RunLogStore:
         self.insert_run(execute, record)
         return record.run_id, True
 
+    def finish_request(
+        self,
+        execute: Callable[..., Any],
+        run_id: str,
+        status: str,
+        now: dt.datetime,
+        extras: Mapping[str, Any],
+    ) -> None:
+        """Close a `requested` row inside a `transaction()`: set its status and
+        finished_at, and replace its extras."""
+        execute(
+            "UPDATE run_records SET status = ?, finished_at = ?, extras_json = ?"
+            " WHERE run_id = ? AND status = 'requested'",
+            (status, format_db_time(now), json.dumps(extras, default=str), run_id),
+        )
+
     def update_extras(
         self, execute: Callable[..., Any], run_id: str, extras: Mapping[str, Any]
     ) -> None:
@@ -3025,17 +3043,30 @@ def late_since(
     grace_s: int,
     forecaster: Forecaster,
 ) -> Optional[dt.datetime]:
-    """Return the cron tick a batch job missed, or None. A tick is missed when
-    it is more than `grace_s` old and no run started since; a run up to a
-    minute early counts, for clock skew."""
+    """Return the first cron tick a batch job missed, or None. A tick is
+    missed when it is older than the grace period and no run started since;
+    a run up to a minute early counts, for clock skew. The grace period is
+    `grace_s`, or half the cron's interval when that is shorter, so that a
+    job that runs every few minutes can be late too."""
     if job.kind != "batch" or not job.schedule:
         return None
-    due = forecaster.bracket(job.schedule, job.timezone, now)[0]
-    if due is None or (now - due).total_seconds() <= grace_s:
+    previous, following = forecaster.bracket(job.schedule, job.timezone, now)
+    if previous is None:
         return None
-    if newest_start is not None and newest_start >= due - dt.timedelta(minutes=1):
+    interval_s = (following - previous).total_seconds() if following else 2 * grace_s
+    grace = dt.timedelta(seconds=min(grace_s, interval_s / 2))
+    due = previous
+    if now - due <= grace:
+        # A job with no runs at all may be new, so only its latest tick counts.
+        if newest_start is None:
+            return None
+        due = previous_tick(job.schedule, job.timezone, previous)
+    skew = dt.timedelta(minutes=1)
+    if due is None or (newest_start is not None and newest_start >= due - skew):
         return None
-    return due
+    if newest_start is None:
+        return due
+    return next_tick(job.schedule, job.timezone, newest_start + skew) or due
 
 
 # ------------------------------------------------------------------------------------
@@ -4423,6 +4454,13 @@ STREAMING_STATS_KEYS = (
     "stats_5m",
 )
 DOCUMENT_TIME_BUCKET_S = 5
+# A running stream whose newest throughput snapshot is older than this looks
+# dead: ematix-flow's recorder writes one every 30 s.
+STREAM_SNAPSHOT_STALE_S = 300
+# A running batch run without a claim looks dead after this many times its
+# job's median duration, and never sooner than STALE_RUN_MIN_S.
+STALE_RUN_MEDIANS = 10
+STALE_RUN_MIN_S = 3600
 # Graph nodes show at most this many characters a line, so that one very long
 # job or step name does not stretch its box, and the whole drawing, across
 # thousands of pixels. The node's `name` keeps the whole name.
@@ -4465,16 +4503,19 @@ def run_summary(record: RunRecord) -> dict:
 
 
 def run_actions(record: RunRecord) -> dict:
-    """Which actions the run detail page offers for a run, by its status."""
+    """Which actions the run detail page offers for a run, by its status; a
+    pause or resume already asked for is not offered again."""
     failed = record.status == "failed"
     streaming = record.kind == "streaming"
     offers_step = failed and not streaming and bool(record.failed_step)
+    pause_requested = record.extras().get("pause_requested")
     return {
-        "pause": record.status == "running",
-        "resume": record.status == "paused",
+        "pause": record.status == "running" and pause_requested is not True,
+        "resume": record.status == "paused" and pause_requested is not False,
         "restart_from_step": [record.failed_step] if offers_step else [],
         "rerun_full": record.status in TERMINAL_STATUSES,
         "resume_from_watermark": failed and streaming,
+        "cancel": record.status == "requested",
     }
 
 
@@ -4607,6 +4648,58 @@ def streaming_stats(record: RunRecord, extras: Mapping[str, Any]) -> Optional[di
     ):
         return None
     return {key: extras.get(key) for key in STREAMING_STATS_KEYS}
+
+
+def stale_run(
+    record: Optional[RunRecord],
+    claim: Optional[Mapping[str, Any]],
+    median: Optional[int],
+    now: dt.datetime,
+) -> Optional[dict]:
+    """Say why a run that is recorded as running looks dead, or None: a
+    stream whose throughput snapshot is old, a batch run whose claim expired,
+    or one with no claim that runs far longer than usual."""
+    if record is None or record.status != "running" or record.synthetic:
+        return None
+    if record.kind == "streaming":
+        return _stale_stream(record, now)
+    if claim is not None:
+        expires = parse_timestamp(claim.get("expires_at"))
+        if expires is None or expires >= now:
+            return None
+        worker = claim.get("worker_id") or "a worker"
+        return {
+            "reason": f"its claim by {worker} expired at {format_api_time(expires)}",
+            "since": format_api_time(expires),
+        }
+    if record.started is None:
+        return None
+    limit_s = max(STALE_RUN_MIN_S, STALE_RUN_MEDIANS * (median or 0) / 1000)
+    if (now - record.started).total_seconds() <= limit_s:
+        return None
+    return {
+        "reason": f"running for {format_duration((now - record.started) / _MS)}"
+        f" with no claim, longer than {format_duration(limit_s * 1000)}",
+        "since": format_api_time(record.started + dt.timedelta(seconds=limit_s)),
+    }
+
+
+def _stale_stream(record: RunRecord, now: dt.datetime) -> Optional[dict]:
+    snapshot = parse_timestamp(record.extras().get("snapshot_at"))
+    last = snapshot or record.started
+    if last is None or (now - last).total_seconds() <= STREAM_SNAPSHOT_STALE_S:
+        return None
+    age = format_duration((now - last) / _MS)
+    what = (
+        "its last throughput snapshot" if snapshot else "it started, with no snapshot"
+    )
+    return {
+        "reason": f"{what} was {age} ago; a live stream records one every 30 s",
+        "since": format_api_time(last),
+    }
+
+
+_MS = dt.timedelta(milliseconds=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -4862,7 +4955,20 @@ class RunLogApi:
         if self.config.read_only or record.synthetic:
             document["actions"] = dict.fromkeys(document["actions"], False)
             document["actions"]["restart_from_step"] = []
+        document["stale"] = self._stale(record)
         return document
+
+    def _stale(self, record: RunRecord) -> Optional[dict]:
+        if record.status != "running":
+            return None
+        history = self.store.cached("job-history", self._job_history)
+        entry = history["entries"].get(record.pipeline, {})
+        return stale_run(
+            record,
+            history["claims"].get(record.pipeline),
+            entry.get("median_duration_ms"),
+            self.config.clock(),
+        )
 
     def _find_run(self, run_id: str) -> RunRecord:
         synthetic = run_id.startswith(
@@ -5006,6 +5112,12 @@ class RunLogApi:
             "runs_7d": total,
             "late": late is not None,
             "late_since": format_api_time(late),
+            "stale": stale_run(
+                static["running"],
+                history["claims"].get(name),
+                static["median_duration_ms"],
+                now,
+            ),
             "retry_state": history["retry"].get(name),
             "claim": history["claims"].get(name),
         }
@@ -5031,6 +5143,10 @@ class RunLogApi:
             "newest_start": next(
                 (r.started for r in recent if r.status != "requested"), None
             ),
+            # The newest running run, with its extras when it is the latest.
+            "running": latest
+            if latest is not None and latest.status == "running"
+            else next((r for r in recent if r.status == "running"), None),
         }
 
     def _next_run_at(
@@ -5432,15 +5548,24 @@ def rerun_conflict(record: RunRecord) -> Optional[str]:
 
 
 def pause_conflict(record: RunRecord) -> Optional[str]:
-    if run_actions(record)["pause"]:
+    if record.status == "running":
         return None
     return f"run {record.run_id} is {record.status}; only a running run can be paused"
 
 
 def resume_conflict(record: RunRecord) -> Optional[str]:
-    if run_actions(record)["resume"]:
+    if record.status == "paused":
         return None
     return f"run {record.run_id} is {record.status}; only a paused run can be resumed"
+
+
+def cancel_conflict(record: RunRecord) -> Optional[str]:
+    if record.status == "requested":
+        return None
+    return (
+        f"run {record.run_id} is {record.status}; only a requested run that no"
+        " worker has picked up can be cancelled"
+    )
 
 
 def select_jobs(workflow: str, members: Sequence[str], jobs: Any) -> list:
@@ -5511,6 +5636,17 @@ class RunActions:
     def resume(self, run_id: str) -> dict:
         self._set_pause_requested(run_id, False, resume_conflict)
         return {"status": "resume_requested"}
+
+    def cancel(self, run_id: str) -> dict:
+        """Mark a requested run cancelled, so that the scheduler skips it."""
+        self._check_writable(run_id)
+        with self.store.transaction() as execute:
+            record = self._locked_run(execute, run_id, cancel_conflict)
+            extras = _extras_object(record)
+            now = self.config.clock()
+            extras["cancelled_by"] = "flow-web"
+            self.store.finish_request(execute, run_id, "cancelled", now, extras)
+        return {"status": "cancelled"}
 
     def run_workflow_now(self, name: str, jobs: Any) -> dict:
         """Request a manual run of a declared workflow, or of one job or
@@ -6073,6 +6209,10 @@ def build_action_routes(actions: RunActions) -> list:
         body_fields(body, {})
         return actions.resume(request.path_params["run_id"]), {}
 
+    def cancel(request: Request, body: dict) -> tuple:
+        body_fields(body, {})
+        return actions.cancel(request.path_params["run_id"]), {}
+
     def workflow_run_now(request: Request, body: dict) -> tuple:
         fields = body_fields(body, job_list)
         name = request.path_params["workflow"]
@@ -6092,6 +6232,7 @@ def build_action_routes(actions: RunActions) -> list:
         post("/api/runs/{run_id:path}/rerun", "rerun", rerun),
         post("/api/runs/{run_id:path}/pause", "pause", pause),
         post("/api/runs/{run_id:path}/resume", "resume", resume),
+        post("/api/runs/{run_id:path}/cancel", "cancel", cancel),
         post("/api/workflows/{workflow:path}/run-now", "run-now", workflow_run_now),
         post("/api/jobs/{job:path}/run-now", "run-now", job_run_now),
     ]
@@ -6215,6 +6356,9 @@ def _run_summary_properties() -> dict:
     }
 
 
+_STALE = _closed_object({"reason": _TEXT, "since": _nullable(_TEXT)})
+
+
 def _run_schemas() -> dict:
     attempt = _closed_object(
         {
@@ -6235,6 +6379,7 @@ def _run_schemas() -> dict:
             "restart_from_step": _TEXTS,
             "rerun_full": _BOOLEAN,
             "resume_from_watermark": _BOOLEAN,
+            "cancel": _BOOLEAN,
         }
     )
     detail = {
@@ -6246,6 +6391,7 @@ def _run_schemas() -> dict:
         # The run's extras.steps as stored, whatever their items are.
         "steps": {"type": "array"},
         "actions": actions,
+        "stale": _nullable(_STALE),
     }
     return {
         "RunSummary": _closed_object(_run_summary_properties()),
@@ -6295,6 +6441,7 @@ def _pipeline_schema() -> dict:
             "late_since": _nullable(_TEXT),
             "retry_state": _nullable(retry_state),
             "claim": _nullable(claim),
+            "stale": _nullable(_STALE),
         }
     )
     return {
@@ -6466,6 +6613,7 @@ def _other_schemas() -> dict:
         "JobRequested": _closed_object({**requested, "cascade_downstream": _BOOLEAN}),
         "PauseRequested": _closed_object({"status": {"const": "pause_requested"}}),
         "ResumeRequested": _closed_object({"status": {"const": "resume_requested"}}),
+        "Cancelled": _closed_object({"status": {"const": "cancelled"}}),
     }
 
 
@@ -6668,6 +6816,12 @@ def _action_paths() -> dict:
         ),
         "/api/runs/{run_id}/resume": _post(
             "Ask a paused run to resume", empty, "ResumeRequested", ("409",)
+        ),
+        "/api/runs/{run_id}/cancel": _post(
+            "Cancel a requested run that no worker has picked up",
+            empty,
+            "Cancelled",
+            ("409",),
         ),
         "/api/workflows/{workflow}/run-now": _post(
             "Run a workflow, or some of its jobs, now",
