@@ -387,7 +387,9 @@ class RunRecord:
         if not text:
             return {}
         try:
-            value = json.loads(text)
+            # NaN and Infinity, which json.dumps writes by default, have no
+            # JSON form in a response; they read as unknown (null).
+            value = json.loads(text, parse_constant=lambda constant: None)
         except ValueError:
             return {"raw_extras_json": text}
         return value if isinstance(value, dict) else {"raw_extras_json": text}
@@ -408,6 +410,43 @@ def _record_from_row(
     if "extras_json" in values:
         values["extras_json"] = _coerce_text(values["extras_json"]) or "{}"
     return RunRecord(**values)
+
+
+SYNTHETIC_RUN_LOG_PREFIX = "run_log:"
+SYNTHETIC_CLAIM_PREFIX = "claim:"
+
+
+def merge_synthetic_runs(
+    recent: Mapping[str, list], synthetic: Sequence[RunRecord], keep: int
+) -> dict:
+    """Add made-up runs to each pipeline's newest runs (newest first) where
+    `run_records` lacks them: a claim while no run is running, and a run_log
+    completion that no recorded run accounts for (none was under way then).
+    Keeps `keep` runs per pipeline."""
+    merged = {name: list(runs) for name, runs in recent.items()}
+    for record in synthetic:
+        runs = merged.setdefault(record.pipeline, [])
+        if record.status == "running":
+            missing = not any(run.status == "running" for run in runs)
+        else:
+            missing = not any(_was_under_way(run, record.finished) for run in runs)
+        if missing:
+            runs.append(record)
+            runs.sort(key=lambda run: run.started or _EPOCH, reverse=True)
+            del runs[keep:]
+    return merged
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _was_under_way(run: RunRecord, moment: Optional[dt.datetime]) -> bool:
+    """Whether the run had started by `moment` and had not finished before
+    it, so a completion recorded at that moment may be this run's."""
+    if moment is None or run.status == "requested" or run.started is None:
+        return False
+    finished = run.finished
+    return run.started <= moment and (finished is None or finished >= moment)
 
 
 def _coerce_text(value: Any) -> Optional[str]:
@@ -2013,6 +2052,49 @@ class RunLogStore:
             if name != "_scheduler_singleton"
         }
 
+    def synthetic_runs(self, now: dt.datetime) -> list:
+        """Run rows made up from `run_log`, `attempt_state` and
+        `pipeline_claims`: each pipeline's last completion with its retry
+        count, and a running row for each unexpired claim. ematix-flow 1.0.0
+        records batch runs only there, so they complete what `run_records`
+        holds, and stand in for it when the table is missing."""
+        attempts = self.attempt_states()
+        records = []
+        for name, last_run_at, success in self.run_log_rows():
+            retry = attempts.get(name, {})
+            extras = {
+                "source": "run_log",
+                "note": "run_log keeps only the completion time",
+            }
+            if retry:
+                extras["retry_state"] = retry
+            records.append(
+                RunRecord(
+                    run_id=f"{SYNTHETIC_RUN_LOG_PREFIX}{name}",
+                    pipeline=name,
+                    status="succeeded" if success else "failed",
+                    started_at=last_run_at,
+                    finished_at=last_run_at,
+                    attempt=1 if success else retry.get("attempt_count", 1),
+                    extras_json=json.dumps(extras),
+                    synthetic=True,
+                )
+            )
+        for name, claim in self.claims().items():
+            expires = parse_timestamp(claim["expires_at"])
+            if expires is not None and expires > now:
+                records.append(
+                    RunRecord(
+                        run_id=f"{SYNTHETIC_CLAIM_PREFIX}{name}",
+                        pipeline=name,
+                        status="running",
+                        started_at=claim["claimed_at"],
+                        extras_json=json.dumps({"source": "pipeline_claims", **claim}),
+                        synthetic=True,
+                    )
+                )
+        return records
+
     # -- writers ----------------------------------------------------------------
 
     def init_history(self) -> list:
@@ -2095,6 +2177,22 @@ class RunLogStore:
             return pending, False
         self.insert_run(execute, record)
         return record.run_id, True
+
+    def finish_request(
+        self,
+        execute: Callable[..., Any],
+        run_id: str,
+        status: str,
+        now: dt.datetime,
+        extras: Mapping[str, Any],
+    ) -> None:
+        """Close a `requested` row inside a `transaction()`: set its status and
+        finished_at, and replace its extras."""
+        execute(
+            "UPDATE run_records SET status = ?, finished_at = ?, extras_json = ?"
+            " WHERE run_id = ? AND status = 'requested'",
+            (status, format_db_time(now), json.dumps(extras, default=str), run_id),
+        )
 
     def update_extras(
         self, execute: Callable[..., Any], run_id: str, extras: Mapping[str, Any]
@@ -2701,13 +2799,29 @@ class NameHistory:
         return None if self.newest_success is None else self.newest_success.started
 
 
-def read_name_histories(store: RunLogStore, names: Sequence[str]) -> dict:
+def read_name_histories(
+    store: RunLogStore, names: Sequence[str], now: dt.datetime
+) -> dict:
     """NameHistory per name, from each name's newest success and its newest
-    terminal run among its last few runs."""
-    if not names or not store.has_history():
-        return {name: NameHistory() for name in names}
-    recent = store.newest_runs(names, TRIGGER_TERMINAL_WINDOW_RUNS)
-    successes = store.newest_runs(names, 1, status="succeeded")
+    terminal run among its last few runs, `run_log` completions included."""
+    if not names:
+        return {}
+    recent: dict = {name: [] for name in names}
+    successes: dict = {name: [] for name in names}
+    if store.has_history():
+        recent = store.newest_runs(names, TRIGGER_TERMINAL_WINDOW_RUNS)
+        successes = store.newest_runs(names, 1, status="succeeded")
+    synthetic = [run for run in store.synthetic_runs(now) if run.pipeline in recent]
+    recent = merge_synthetic_runs(recent, synthetic, TRIGGER_TERMINAL_WINDOW_RUNS)
+    # Only run_log successes that no recorded run accounts for count (a paused
+    # run's worker returns normally, and run_log calls that a success).
+    succeeded = [
+        run
+        for runs in recent.values()
+        for run in runs
+        if run.synthetic and run.status == "succeeded"
+    ]
+    successes = merge_synthetic_runs(successes, succeeded, 1)
     histories = {}
     for name in names:
         terminal = next(
@@ -2929,17 +3043,30 @@ def late_since(
     grace_s: int,
     forecaster: Forecaster,
 ) -> Optional[dt.datetime]:
-    """Return the cron tick a batch job missed, or None. A tick is missed when
-    it is more than `grace_s` old and no run started since; a run up to a
-    minute early counts, for clock skew."""
+    """Return the first cron tick a batch job missed, or None. A tick is
+    missed when it is older than the grace period and no run started since;
+    a run up to a minute early counts, for clock skew. The grace period is
+    `grace_s`, or half the cron's interval when that is shorter, so that a
+    job that runs every few minutes can be late too."""
     if job.kind != "batch" or not job.schedule:
         return None
-    due = forecaster.bracket(job.schedule, job.timezone, now)[0]
-    if due is None or (now - due).total_seconds() <= grace_s:
+    previous, following = forecaster.bracket(job.schedule, job.timezone, now)
+    if previous is None:
         return None
-    if newest_start is not None and newest_start >= due - dt.timedelta(minutes=1):
+    interval_s = (following - previous).total_seconds() if following else 2 * grace_s
+    grace = dt.timedelta(seconds=min(grace_s, interval_s / 2))
+    due = previous
+    if now - due <= grace:
+        # A job with no runs at all may be new, so only its latest tick counts.
+        if newest_start is None:
+            return None
+        due = previous_tick(job.schedule, job.timezone, previous)
+    skew = dt.timedelta(minutes=1)
+    if due is None or (newest_start is not None and newest_start >= due - skew):
         return None
-    return due
+    if newest_start is None:
+        return due
+    return next_tick(job.schedule, job.timezone, newest_start + skew) or due
 
 
 # ------------------------------------------------------------------------------------
@@ -4327,6 +4454,13 @@ STREAMING_STATS_KEYS = (
     "stats_5m",
 )
 DOCUMENT_TIME_BUCKET_S = 5
+# A running stream whose newest throughput snapshot is older than this looks
+# dead: ematix-flow's recorder writes one every 30 s.
+STREAM_SNAPSHOT_STALE_S = 300
+# A running batch run without a claim looks dead after this many times its
+# job's median duration, and never sooner than STALE_RUN_MIN_S.
+STALE_RUN_MEDIANS = 10
+STALE_RUN_MIN_S = 3600
 # Graph nodes show at most this many characters a line, so that one very long
 # job or step name does not stretch its box, and the whole drawing, across
 # thousands of pixels. The node's `name` keeps the whole name.
@@ -4369,16 +4503,19 @@ def run_summary(record: RunRecord) -> dict:
 
 
 def run_actions(record: RunRecord) -> dict:
-    """Which actions the run detail page offers for a run, by its status."""
+    """Which actions the run detail page offers for a run, by its status; a
+    pause or resume already asked for is not offered again."""
     failed = record.status == "failed"
     streaming = record.kind == "streaming"
     offers_step = failed and not streaming and bool(record.failed_step)
+    pause_requested = record.extras().get("pause_requested")
     return {
-        "pause": record.status == "running",
-        "resume": record.status == "paused",
+        "pause": record.status == "running" and pause_requested is not True,
+        "resume": record.status == "paused" and pause_requested is not False,
         "restart_from_step": [record.failed_step] if offers_step else [],
         "rerun_full": record.status in TERMINAL_STATUSES,
         "resume_from_watermark": failed and streaming,
+        "cancel": record.status == "requested",
     }
 
 
@@ -4513,43 +4650,56 @@ def streaming_stats(record: RunRecord, extras: Mapping[str, Any]) -> Optional[di
     return {key: extras.get(key) for key in STREAMING_STATS_KEYS}
 
 
-def synthetic_runs(store: RunLogStore, now: dt.datetime) -> list:
-    """Run rows made up from `run_log`, `attempt_state` and `pipeline_claims`
-    for a RunLog without `run_records`: each pipeline's last completion, with
-    its retry count, plus a running row for each unexpired claim."""
-    attempts = store.attempt_states()
-    records = []
-    for name, last_run_at, success in store.run_log_rows():
-        retry = attempts.get(name, {})
-        extras = {"source": "run_log", "note": "run_log keeps only the completion time"}
-        if retry:
-            extras["retry_state"] = retry
-        records.append(
-            RunRecord(
-                run_id=f"run_log:{name}",
-                pipeline=name,
-                status="succeeded" if success else "failed",
-                started_at=last_run_at,
-                finished_at=last_run_at,
-                attempt=1 if success else retry.get("attempt_count", 1),
-                extras_json=json.dumps(extras),
-                synthetic=True,
-            )
-        )
-    for name, claim in store.claims().items():
-        expires = parse_timestamp(claim["expires_at"])
-        if expires is not None and expires > now:
-            records.append(
-                RunRecord(
-                    run_id=f"claim:{name}",
-                    pipeline=name,
-                    status="running",
-                    started_at=claim["claimed_at"],
-                    extras_json=json.dumps({"source": "pipeline_claims", **claim}),
-                    synthetic=True,
-                )
-            )
-    return records
+def stale_run(
+    record: Optional[RunRecord],
+    claim: Optional[Mapping[str, Any]],
+    median: Optional[int],
+    now: dt.datetime,
+) -> Optional[dict]:
+    """Say why a run that is recorded as running looks dead, or None: a
+    stream whose throughput snapshot is old, a batch run whose claim expired,
+    or one with no claim that runs far longer than usual."""
+    if record is None or record.status != "running" or record.synthetic:
+        return None
+    if record.kind == "streaming":
+        return _stale_stream(record, now)
+    if claim is not None:
+        expires = parse_timestamp(claim.get("expires_at"))
+        if expires is None or expires >= now:
+            return None
+        worker = claim.get("worker_id") or "a worker"
+        return {
+            "reason": f"its claim by {worker} expired at {format_api_time(expires)}",
+            "since": format_api_time(expires),
+        }
+    if record.started is None:
+        return None
+    limit_s = max(STALE_RUN_MIN_S, STALE_RUN_MEDIANS * (median or 0) / 1000)
+    if (now - record.started).total_seconds() <= limit_s:
+        return None
+    return {
+        "reason": f"running for {format_duration((now - record.started) / _MS)}"
+        f" with no claim, longer than {format_duration(limit_s * 1000)}",
+        "since": format_api_time(record.started + dt.timedelta(seconds=limit_s)),
+    }
+
+
+def _stale_stream(record: RunRecord, now: dt.datetime) -> Optional[dict]:
+    snapshot = parse_timestamp(record.extras().get("snapshot_at"))
+    last = snapshot or record.started
+    if last is None or (now - last).total_seconds() <= STREAM_SNAPSHOT_STALE_S:
+        return None
+    age = format_duration((now - last) / _MS)
+    what = (
+        "its last throughput snapshot" if snapshot else "it started, with no snapshot"
+    )
+    return {
+        "reason": f"{what} was {age} ago; a live stream records one every 30 s",
+        "since": format_api_time(last),
+    }
+
+
+_MS = dt.timedelta(milliseconds=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -4778,7 +4928,7 @@ class RunLogApi:
     ) -> tuple:
         records = [
             record
-            for record in synthetic_runs(self.store, self.config.clock())
+            for record in self.store.synthetic_runs(self.config.clock())
             if (pipeline is None or record.pipeline == pipeline)
             and (status is None or record.status == status)
         ]
@@ -4805,15 +4955,31 @@ class RunLogApi:
         if self.config.read_only or record.synthetic:
             document["actions"] = dict.fromkeys(document["actions"], False)
             document["actions"]["restart_from_step"] = []
+        document["stale"] = self._stale(record)
         return document
 
+    def _stale(self, record: RunRecord) -> Optional[dict]:
+        if record.status != "running":
+            return None
+        history = self.store.cached("job-history", self._job_history)
+        entry = history["entries"].get(record.pipeline, {})
+        return stale_run(
+            record,
+            history["claims"].get(record.pipeline),
+            entry.get("median_duration_ms"),
+            self.config.clock(),
+        )
+
     def _find_run(self, run_id: str) -> RunRecord:
-        if self._has_history():
+        synthetic = run_id.startswith(
+            (SYNTHETIC_RUN_LOG_PREFIX, SYNTHETIC_CLAIM_PREFIX)
+        )
+        if self._has_history() and not synthetic:
             record = self.store.get_run(run_id)
         else:
             found = [
                 r
-                for r in synthetic_runs(self.store, self.config.clock())
+                for r in self.store.synthetic_runs(self.config.clock())
                 if r.run_id == run_id
             ]
             record = found[0] if found else None
@@ -4874,16 +5040,21 @@ class RunLogApi:
 
     def _job_history(self) -> dict:
         """Everything /api/pipelines reads from the database, per pipeline."""
+        synthetic = self.store.synthetic_runs(self.config.clock())
         if self._has_history():
             names = self.store.pipeline_names()
             recent = self.store.newest_runs(names, RECENT_RUNS_PER_JOB)
             latest = self.store.newest_runs(names, 1, columns=RUN_COLUMNS)
             durations = self.store.recent_durations(names, MEDIAN_WINDOW_RUNS)
         else:
-            records = synthetic_runs(self.store, self.config.clock())
-            names = sorted({record.pipeline for record in records})
-            recent = {n: [r for r in records if r.pipeline == n] for n in names}
-            latest, durations = recent, {name: [] for name in names}
+            recent, latest, durations = {}, {}, {}
+        recent = merge_synthetic_runs(recent, synthetic, RECENT_RUNS_PER_JOB)
+        names = sorted(recent)
+        for name, runs in recent.items():
+            # A made-up run_log or claim row is the newest when it was merged
+            # in first place.
+            if runs and (runs[0].synthetic or not latest.get(name)):
+                latest[name] = runs[:1]
         catalog_names = [
             job.name for job in self.catalog.jobs if job.name not in recent
         ]
@@ -4941,6 +5112,12 @@ class RunLogApi:
             "runs_7d": total,
             "late": late is not None,
             "late_since": format_api_time(late),
+            "stale": stale_run(
+                static["running"],
+                history["claims"].get(name),
+                static["median_duration_ms"],
+                now,
+            ),
             "retry_state": history["retry"].get(name),
             "claim": history["claims"].get(name),
         }
@@ -4966,6 +5143,10 @@ class RunLogApi:
             "newest_start": next(
                 (r.started for r in recent if r.status != "requested"), None
             ),
+            # The newest running run, with its extras when it is the latest.
+            "running": latest
+            if latest is not None and latest.status == "running"
+            else next((r for r in recent if r.status == "running"), None),
         }
 
     def _next_run_at(
@@ -4991,7 +5172,7 @@ class RunLogApi:
         wanted = TriggerEvaluator.names_needed(self.catalog, views)
         histories = self.store.cached(
             ("name-histories", tuple(wanted)),
-            lambda: read_name_histories(self.store, wanted),
+            lambda: read_name_histories(self.store, wanted, now),
         )
         evaluator = TriggerEvaluator(self.catalog, histories, now, self.forecaster)
         return {"workflows": [self._workflow_entry(view, evaluator) for view in views]}
@@ -5005,7 +5186,7 @@ class RunLogApi:
         if self._has_history():
             return self.store.pipeline_names()
         return sorted(
-            {r.pipeline for r in synthetic_runs(self.store, self.config.clock())}
+            {r.pipeline for r in self.store.synthetic_runs(self.config.clock())}
         )
 
     def _workflow_entry(self, view: WorkflowView, evaluator: TriggerEvaluator) -> dict:
@@ -5367,15 +5548,24 @@ def rerun_conflict(record: RunRecord) -> Optional[str]:
 
 
 def pause_conflict(record: RunRecord) -> Optional[str]:
-    if run_actions(record)["pause"]:
+    if record.status == "running":
         return None
     return f"run {record.run_id} is {record.status}; only a running run can be paused"
 
 
 def resume_conflict(record: RunRecord) -> Optional[str]:
-    if run_actions(record)["resume"]:
+    if record.status == "paused":
         return None
     return f"run {record.run_id} is {record.status}; only a paused run can be resumed"
+
+
+def cancel_conflict(record: RunRecord) -> Optional[str]:
+    if record.status == "requested":
+        return None
+    return (
+        f"run {record.run_id} is {record.status}; only a requested run that no"
+        " worker has picked up can be cancelled"
+    )
 
 
 def select_jobs(workflow: str, members: Sequence[str], jobs: Any) -> list:
@@ -5446,6 +5636,17 @@ class RunActions:
     def resume(self, run_id: str) -> dict:
         self._set_pause_requested(run_id, False, resume_conflict)
         return {"status": "resume_requested"}
+
+    def cancel(self, run_id: str) -> dict:
+        """Mark a requested run cancelled, so that the scheduler skips it."""
+        self._check_writable(run_id)
+        with self.store.transaction() as execute:
+            record = self._locked_run(execute, run_id, cancel_conflict)
+            extras = _extras_object(record)
+            now = self.config.clock()
+            extras["cancelled_by"] = "flow-web"
+            self.store.finish_request(execute, run_id, "cancelled", now, extras)
+        return {"status": "cancelled"}
 
     def run_workflow_now(self, name: str, jobs: Any) -> dict:
         """Request a manual run of a declared workflow, or of one job or
@@ -5543,13 +5744,14 @@ class RunActions:
             return
         now = self.config.clock()
         if run_id is not None and all(
-            record.run_id != run_id for record in synthetic_runs(self.store, now)
+            record.run_id != run_id for record in self.store.synthetic_runs(now)
         ):
             raise NotFound(f"run {run_id} not found")
         raise Conflict(
             f"RunLog {self.store.connector.describe()} has no run_records table, so"
-            " it cannot hold action requests; the runs shown are made up from its"
-            " run_log and pipeline_claims tables"
+            " it cannot hold action requests; the runs shown come from its run_log"
+            " and pipeline_claims tables (on PostgreSQL or MySQL, `flow-web.pyz"
+            " init-history` creates the table)"
         )
 
     def _catalog_hint(self) -> str:
@@ -6007,6 +6209,10 @@ def build_action_routes(actions: RunActions) -> list:
         body_fields(body, {})
         return actions.resume(request.path_params["run_id"]), {}
 
+    def cancel(request: Request, body: dict) -> tuple:
+        body_fields(body, {})
+        return actions.cancel(request.path_params["run_id"]), {}
+
     def workflow_run_now(request: Request, body: dict) -> tuple:
         fields = body_fields(body, job_list)
         name = request.path_params["workflow"]
@@ -6026,6 +6232,7 @@ def build_action_routes(actions: RunActions) -> list:
         post("/api/runs/{run_id:path}/rerun", "rerun", rerun),
         post("/api/runs/{run_id:path}/pause", "pause", pause),
         post("/api/runs/{run_id:path}/resume", "resume", resume),
+        post("/api/runs/{run_id:path}/cancel", "cancel", cancel),
         post("/api/workflows/{workflow:path}/run-now", "run-now", workflow_run_now),
         post("/api/jobs/{job:path}/run-now", "run-now", job_run_now),
     ]
@@ -6149,6 +6356,9 @@ def _run_summary_properties() -> dict:
     }
 
 
+_STALE = _closed_object({"reason": _TEXT, "since": _nullable(_TEXT)})
+
+
 def _run_schemas() -> dict:
     attempt = _closed_object(
         {
@@ -6169,6 +6379,7 @@ def _run_schemas() -> dict:
             "restart_from_step": _TEXTS,
             "rerun_full": _BOOLEAN,
             "resume_from_watermark": _BOOLEAN,
+            "cancel": _BOOLEAN,
         }
     )
     detail = {
@@ -6180,6 +6391,7 @@ def _run_schemas() -> dict:
         # The run's extras.steps as stored, whatever their items are.
         "steps": {"type": "array"},
         "actions": actions,
+        "stale": _nullable(_STALE),
     }
     return {
         "RunSummary": _closed_object(_run_summary_properties()),
@@ -6229,6 +6441,7 @@ def _pipeline_schema() -> dict:
             "late_since": _nullable(_TEXT),
             "retry_state": _nullable(retry_state),
             "claim": _nullable(claim),
+            "stale": _nullable(_STALE),
         }
     )
     return {
@@ -6400,6 +6613,7 @@ def _other_schemas() -> dict:
         "JobRequested": _closed_object({**requested, "cascade_downstream": _BOOLEAN}),
         "PauseRequested": _closed_object({"status": {"const": "pause_requested"}}),
         "ResumeRequested": _closed_object({"status": {"const": "resume_requested"}}),
+        "Cancelled": _closed_object({"status": {"const": "cancelled"}}),
     }
 
 
@@ -6602,6 +6816,12 @@ def _action_paths() -> dict:
         ),
         "/api/runs/{run_id}/resume": _post(
             "Ask a paused run to resume", empty, "ResumeRequested", ("409",)
+        ),
+        "/api/runs/{run_id}/cancel": _post(
+            "Cancel a requested run that no worker has picked up",
+            empty,
+            "Cancelled",
+            ("409",),
         ),
         "/api/workflows/{workflow}/run-now": _post(
             "Run a workflow, or some of its jobs, now",

@@ -404,6 +404,8 @@ def test_ematix_flow_reads_every_action_row(server, fixture_db, tmp_path):
         new_ids.append(document["new_run_id"])
     assert post(server, f"/api/runs/{RUNNING_STREAM}/pause")[0] == 200
     assert post(server, f"/api/runs/{PAUSED_RUN}/resume")[0] == 200
+    cancelled = "run-now-backfill_complete-5d5efedf8ab3"
+    assert post(server, f"/api/runs/{cancelled}/cancel")[0] == 200
     # SqliteRunLog runs DDL and switches the file to WAL, so it gets a copy.
     scratch = tmp_path / "scratch.sqlite"
     shutil.copyfile(fixture_db, scratch)
@@ -417,6 +419,8 @@ def test_ematix_flow_reads_every_action_row(server, fixture_db, tmp_path):
         assert record.attempt == 1
     assert run_log.get_run(RUNNING_STREAM).extras["pause_requested"] is True
     assert run_log.get_run(PAUSED_RUN).extras["pause_requested"] is False
+    assert run_log.get_run(cancelled).status == "cancelled"
+    assert run_log.get_run(cancelled).finished_at is not None
     requested, total = run_log.list_runs(status="requested", limit=100)
     assert {record.run_id for record in requested} >= set(new_ids)
     everything, total = run_log.list_runs(limit=100000)
@@ -805,3 +809,45 @@ def test_read_only_database_actions_are_503(pyz, read_only_db):
         assert status == 503, path
         assert "is read-only for this process" in document["detail"], path
     assert file_digest(db) == digest
+
+
+def test_cancel_request(server, fixture_db):
+    pending = "req-e4123ce34ed14a89ab0aac7e307d78f1"
+    status, body = post(server, f"/api/runs/{pending}/cancel")
+    assert status == 200
+    assert body == {"status": "cancelled"}
+    row = read_row(fixture_db, pending)
+    assert row["status"] == "cancelled"
+    assert row["finished_at"] is not None
+    assert json.loads(row["extras_json"]) == {
+        "restart_from_step": "transform_partition_1",
+        "prior_run_id": "build_sales_mart-20261204T071535-1",
+        "cancelled_by": "flow-web",
+    }
+    detail = server.get(f"/api/runs/{pending}")[1]
+    assert detail["actions"]["cancel"] is False
+    assert detail["actions"]["rerun_full"] is True
+
+
+def test_cancel_only_requested(server, fixture_db):
+    failed = "build_sales_mart-20261204T071535-1"
+    before = count_rows(fixture_db)
+    status, body = post(server, f"/api/runs/{failed}/cancel")
+    assert status == 409
+    assert body["detail"] == (
+        f"run {failed} is failed; only a requested run that no worker has picked"
+        " up can be cancelled"
+    )
+    assert count_rows(fixture_db) == before
+
+
+def test_pause_not_offered_twice(server):
+    running = "live_orders-stream-20261204T153356Z-773c23f0"
+    assert server.get(f"/api/runs/{running}")[1]["actions"]["pause"] is True
+    assert post(server, f"/api/runs/{running}/pause")[0] == 200
+    assert server.get(f"/api/runs/{running}")[1]["actions"]["pause"] is False
+    # Asking again is harmless and answers the same.
+    assert post(server, f"/api/runs/{running}/pause") == (
+        200,
+        {"status": "pause_requested"},
+    )

@@ -294,3 +294,89 @@ def test_redact_url():
     assert flow_web.redact_url("postgresql://ops:hunter2@db:5432/runs") == (
         "postgresql://ops:***@db:5432/runs"
     )
+
+
+def test_batch_history_only_in_run_log(tmp_path):
+    # ematix-flow 1.0.0 writes batch outcomes only to run_log; run_records
+    # then holds streaming runs and requests. Jobs still show their last run.
+    path = tmp_path / "v1.sqlite"
+    path.write_bytes(FIXTURE_DB.read_bytes())
+    connection = sqlite3.connect(path)
+    connection.execute(
+        "DELETE FROM run_records WHERE kind = 'batch' AND status != 'requested'"
+    )
+    connection.commit()
+    connection.close()
+    client = make_client(path)
+    body = client.get("/api/pipelines").json()
+    by_name = {entry["name"]: entry for entry in body["pipelines"]}
+    mart = by_name["build_sales_mart"]
+    assert mart["latest_run"]["run_id"] == "req-e4123ce34ed14a89ab0aac7e307d78f1"
+    assert [run["run_id"] for run in mart["recent_runs"]] == [
+        "run_log:build_sales_mart",
+        "req-e4123ce34ed14a89ab0aac7e307d78f1",
+    ]
+    assert mart["recent_runs"][0]["status"] == "failed"
+    assert mart["recent_runs"][0]["finished_at"] == "2026-12-04T07:17:34.000Z"
+    ingest = by_name["ingest_orders"]["latest_run"]
+    assert ingest["run_id"] == "run_log:ingest_orders"
+    assert ingest["status"] == "succeeded"
+    detail = client.get("/api/runs/run_log:build_sales_mart").json()
+    assert detail["status"] == "failed"
+    assert detail["extras"]["retry_state"]["attempt_count"] == 1
+
+
+def test_stale_runs_without_pinned_clock(tmp_path):
+    # Two hours after the capture, the running batch run's claim has expired
+    # and the running stream has written no snapshot since 15:34:56.
+    path = tmp_path / "later.sqlite"
+    path.write_bytes(FIXTURE_DB.read_bytes())
+    settings = flow_web.Config(
+        run_log_url=str(path), now=flow_web.parse_timestamp("2026-12-04T18:10:00Z")
+    )
+    app = flow_web.build_app(
+        settings, flow_web.open_run_log(settings), flow_web.Catalog()
+    )
+    client = TestClient(app, base_url="http://localhost")
+    jobs = {e["name"]: e for e in client.get("/api/pipelines").json()["pipelines"]}
+    assert jobs["feature_store_sync"]["stale"] == {
+        "reason": "its claim by scheduler-demo-host-1 expired at"
+        " 2026-12-04T15:38:11.000Z",
+        "since": "2026-12-04T15:38:11.000Z",
+    }
+    assert jobs["live_orders"]["stale"] == {
+        "reason": "its last throughput snapshot was 2h 35m ago; a live stream"
+        " records one every 30 s",
+        "since": "2026-12-04T15:34:56.569Z",
+    }
+    assert jobs["ingest_orders"]["stale"] is None
+    detail = client.get("/api/runs/feature_store_sync-20261204T153000-1").json()
+    assert detail["stale"]["since"] == "2026-12-04T15:38:11.000Z"
+
+
+def test_not_stale_at_capture_time(client):
+    jobs = {e["name"]: e for e in client.get("/api/pipelines").json()["pipelines"]}
+    assert jobs["feature_store_sync"]["stale"] is None
+    assert jobs["live_orders"]["stale"] is None
+
+
+def test_non_finite_numbers_in_extras(tmp_path):
+    path = tmp_path / "nan.sqlite"
+    path.write_bytes(FIXTURE_DB.read_bytes())
+    connection = sqlite3.connect(path)
+    connection.execute(
+        "UPDATE run_records SET extras_json = ? WHERE run_id = ?",
+        (
+            '{"stats_1m": {"rows_consumed_per_sec": NaN, "avg_batch_cycle_ms":'
+            ' Infinity}, "snapshot_at": "2026-12-04T15:34:56Z"}',
+            "live_orders-stream-20261204T153356Z-773c23f0",
+        ),
+    )
+    connection.commit()
+    connection.close()
+    client = make_client(path)
+    jobs = {e["name"]: e for e in client.get("/api/pipelines").json()["pipelines"]}
+    stats = jobs["live_orders"]["streaming_stats"]["stats_1m"]
+    assert stats == {"rows_consumed_per_sec": None, "avg_batch_cycle_ms": None}
+    detail = client.get("/api/runs/live_orders-stream-20261204T153356Z-773c23f0")
+    assert detail.status_code == 200

@@ -43,10 +43,13 @@ ADDED_KEYS = {
         "runs_7d",
         "late",
         "late_since",
+        "stale",
         "retry_state",
         "claim",
     },
     "attempt": {"run_id"},
+    "run": {"stale"},
+    "actions": {"cancel"},
     "dag_node": {"kind", "workflow"},
 }
 
@@ -67,6 +70,8 @@ def strip_added(document, path: str):
     elif path.startswith("/api/runs/"):
         for attempt in document.get("attempts", []):
             _drop(attempt, ADDED_KEYS["attempt"])
+        _drop(document, ADDED_KEYS["run"])
+        _drop(document.get("actions", {}), ADDED_KEYS["actions"])
     return document
 
 

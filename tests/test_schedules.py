@@ -187,3 +187,28 @@ def test_median_ms():
 )
 def test_format_duration(millis, text):
     assert flow_web.format_duration(millis) == text
+
+
+def test_late_every_quarter_hour():
+    # */15 with the default 900 s grace: the grace shrinks to half the
+    # interval, and the reported tick is the first one missed.
+    job = Job("sync", schedule="*/15 * * * *", timezone="UTC")
+    forecaster = flow_web.Forecaster()
+    now = at("2026-12-04T18:10:00Z")
+    last_start = at("2026-12-04T15:30:00Z")
+    assert flow_web.late_since(job, last_start, now, 900, forecaster) == at(
+        "2026-12-04T15:45:00Z"
+    )
+    on_time = at("2026-12-04T18:00:02Z")
+    assert flow_web.late_since(job, on_time, now, 900, forecaster) is None
+
+
+def test_late_looks_back_past_a_fresh_tick():
+    # At 18:05 the 18:00 tick is still within grace, but 17:45 was missed.
+    job = Job("sync", schedule="*/15 * * * *", timezone="UTC")
+    forecaster = flow_web.Forecaster()
+    now = at("2026-12-04T18:05:00Z")
+    last_start = at("2026-12-04T17:30:01Z")
+    assert flow_web.late_since(job, last_start, now, 900, forecaster) == at(
+        "2026-12-04T17:45:00Z"
+    )
