@@ -1247,6 +1247,122 @@ def test_page_has_strict_policy(fixture_server):
     assert "https://" not in body
 
 
+def odd_number_runlog(path: Path) -> None:
+    """A RunLog whose extras hold strings, null, NaN, infinity and objects
+    where the page expects numbers."""
+    stream_extras = {
+        "snapshot_at": "not a time",
+        "rows_consumed_total": "lots",
+        "rows_written_total": float("nan"),
+        "batches_total": None,
+        "errors_total": {"count": 1},
+        "stats_1m": {"rows_consumed_per_sec": "NaN", "avg_batch_cycle_ms": None},
+        "stats_5m": {"rows_consumed_per_sec": float("inf")},
+    }
+    steps = [
+        {
+            "name": "extract",
+            "status": "succeeded",
+            "duration_ms": "slow",
+            "depends_on": "none",
+        },
+        {"name": "load", "status": "failed", "duration_ms": None, "depends_on": ["extract"]},
+    ]
+    write_runlog(
+        path,
+        [
+            ("odd-stream-1", "odd_stream", "running", "2026-12-04T15:33:00Z", None, 1)
+            + (None, None, None, "streaming", json.dumps(stream_extras)),
+            ("odd-batch-1", "odd_batch", "failed", "2026-12-04T15:00:00Z")
+            + ("2026-12-04T15:01:00Z", 1, "load", None, "boom", "batch")
+            + (json.dumps({"steps": steps}),),
+        ],
+    )
+
+
+def route_with_odd_numbers(page) -> None:
+    """Replace the numbers that the server itself computes with strings."""
+
+    def pipelines(route):
+        document = route.fetch().json()
+        for entry in document["pipelines"]:
+            entry["median_duration_ms"] = "3m"
+            entry["retry_state"] = {"attempt_count": "2", "gave_up": False}
+            for run in entry["recent_runs"]:
+                run["duration_ms"] = "x"
+        route.fulfill(json=document)
+
+    def runs(route):
+        document = route.fetch().json()
+        for run in document["runs"]:
+            run["attempt"] = "1"
+            run["duration_ms"] = "y"
+        route.fulfill(json=document)
+
+    def run(route):
+        document = route.fetch().json()
+        document["attempt"] = "z"
+        document["duration_ms"] = "q"
+        for attempt in document["attempts"]:
+            attempt["attempt"] = "w"
+        route.fulfill(json=document)
+
+    page.route("**/api/pipelines", pipelines)
+    page.route(lambda url: "/api/runs?" in url, runs)
+    page.route("**/api/runs/odd-batch-1", run)
+
+
+def test_odd_numbers_show_dash(page, pyz, tmp_path):
+    database = tmp_path / "odd-numbers.sqlite"
+    odd_number_runlog(database)
+    route_with_odd_numbers(page)
+    banner = page.locator("#banner")
+    with run_pyz(
+        pyz, "--run-log-url", f"sqlite:///{database}", "--now", CAPTURED_AT
+    ) as server:
+        open_view(page, server, "#/jobs")
+        stream = page.locator('.card[data-job="odd_stream"]')
+        assert normalised_text(stream.locator(".throughput")) == (
+            "Throughput — in (1m) / — in (5m) · Batch cycle: — avg (1m)"
+        )
+        assert "no snapshot yet" in normalised_text(stream.locator(".card-foot"))
+        batch = page.locator('.card[data-job="odd_batch"]')
+        assert normalised_text(batch.locator(".median")) == "Median —"
+        assert "retry" not in normalised_text(batch)
+        heights = batch.locator(".strip-cell:not(.empty-cell)").evaluate_all(
+            "(cells) => cells.map((c) => getComputedStyle(c).height)"
+        )
+        assert heights == ["6px"]
+        assert not banner.is_visible()
+
+        open_view(page, server, "#/runs")
+        row = page.locator('.run-row[data-run-id="odd-batch-1"] .cell')
+        assert normalised_text(row.nth(3)) == "—"
+        assert normalised_text(row.nth(4)) == "—"
+
+        open_view(page, server, "#/runs/odd-stream-1")
+        stream_panel = normalised_text(page.locator(".panel").nth(1))
+        assert (
+            "Rows consumed — · written — · batches — · errors — · no snapshot yet"
+        ) in stream_panel
+        assert "Throughput — in (1m) / — in (5m)" in stream_panel
+
+        open_view(page, server, "#/runs/odd-batch-1")
+        facts = normalised_text(page.locator(".facts"))
+        assert "Attempt —" in facts
+        assert "Duration —" in facts
+        step = page.locator('.task-dag tr[data-step="extract"] td')
+        assert normalised_text(step.nth(3)) == "—"
+        assert normalised_text(step.nth(4)) == "—"
+        attempt = page.locator(".panel", has_text="Attempts").locator("tbody td")
+        assert normalised_text(attempt.first) == "—"
+
+        for route in ("#/workflows", "#/dag", "#/jobs"):
+            open_view(page, server, route)
+            assert not banner.is_visible(), route
+    assert page.recorder.errors == []
+
+
 def test_hostile_strings_are_text(page, pyz, tmp_path):
     database = tmp_path / "hostile.sqlite"
     extras = json.dumps({"steps": [{"name": HOSTILE_NAME, "status": "failed"}]})
