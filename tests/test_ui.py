@@ -1407,6 +1407,77 @@ def test_hostile_strings_are_text(page, pyz, tmp_path):
     assert [r.url for r in page.recorder.requests if r.url.endswith("/x")] == []
 
 
+BIDI_NAME = "orders\u202eevil"
+BIDI_STEP = "load\u202estep"
+# The left edges of the first and last character of the first text node
+# under an element that contains `text`.
+CHAR_EDGES_SCRIPT = """
+(element, text) => {
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.data.indexOf(text);
+    if (at < 0) continue;
+    const edge = (index) => {
+      const range = document.createRange();
+      range.setStart(node, index);
+      range.setEnd(node, index + 1);
+      return range.getBoundingClientRect().left;
+    };
+    return [edge(at), edge(at + text.length - 1)];
+  }
+  return null;
+}
+"""
+
+
+def char_edges(locator, text: str) -> list:
+    return locator.evaluate(CHAR_EDGES_SCRIPT, text)
+
+
+def test_bidi_override_stays_inside(page, pyz, tmp_path):
+    database = tmp_path / "bidi.sqlite"
+    steps = [
+        {"name": "extract", "status": "succeeded", "depends_on": []},
+        {"name": BIDI_STEP, "status": "failed", "depends_on": ["extract"]},
+    ]
+    write_runlog(
+        database,
+        [
+            ("bidi-run-1", BIDI_NAME, "failed", "2026-12-04T10:00:00Z")
+            + ("2026-12-04T10:01:00Z", 1, BIDI_STEP, None)
+            + ("boom \u202e reversed", "batch", json.dumps({"steps": steps})),
+        ],
+    )
+    with run_pyz(pyz, "--run-log-url", f"sqlite:///{database}") as server:
+        open_view(page, server, "#/runs/bidi-run-1")
+        crumbs = page.locator(".crumbs")
+        lefts = [
+            crumbs.locator(selector).bounding_box()["x"]
+            for selector in ('a[href="#/runs"]', "a >> nth=1", "span.mono")
+        ]
+        assert lefts == sorted(lefts)
+        first, last = char_edges(crumbs.locator("span.mono"), "bidi-run-1")
+        assert first < last
+        first, last = char_edges(crumbs, " / ")
+        assert first < last
+        for selector in (".crumbs a", ".detail-head h1", ".error-block", ".mono"):
+            assert computed(page.locator(selector).first, "unicodeBidi") == "isolate"
+
+        page.locator('.actions button[data-action="restart"]').click()
+        title = page.locator("#confirm-title")
+        title.wait_for()
+        first, last = char_edges(title, " from step ")
+        assert first < last
+        first, last = char_edges(page.locator("#confirm-body p").first, " in its extras.")
+        assert first < last
+        page.locator("#confirm-cancel").click()
+
+        open_view(page, server, "#/jobs")
+        card = page.locator(".card[data-job]")
+        assert computed(card.locator(".card-title"), "unicodeBidi") == "isolate"
+        assert card.locator(".card-title").inner_text() == BIDI_NAME
+
+
 def test_long_error_collapsed(page, pyz, tmp_path):
     database = tmp_path / "long-error.sqlite"
     error = "\n".join(f"  File step_{index}.py, line {index}" for index in range(40))
