@@ -1185,6 +1185,46 @@ def test_time_zone_toggle(browser, fixture_server):
         context.close()
 
 
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+
+
+def test_phone_width_no_sideways_scroll(browser, fixture_server):
+    context = browser.new_context(viewport=PHONE_VIEWPORT, timezone_id="UTC")
+    page = context.new_page()
+    try:
+        for name, route in VIEWS.items():
+            open_view(page, fixture_server, route)
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= PHONE_VIEWPORT["width"], name
+            for control in page.locator(".nav a, .nav button").all():
+                box = control.bounding_box()
+                assert box["x"] >= 0, name
+                assert box["x"] + box["width"] <= PHONE_VIEWPORT["width"], (
+                    name,
+                    normalised_text(control),
+                )
+                # One line of text: no label breaks inside a word.
+                assert box["height"] < 40, normalised_text(control)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        open_view(page, fixture_server, "#/runs")
+        page.screenshot(path=str(ARTIFACTS / "dark-phone-runs.png"))
+        wrap = page.locator(".runs-wrap")
+        assert computed(wrap, "overflowX") == "auto"
+        run_id_cell = page.locator(".runs-table .runs-group .run-row .cell").nth(5)
+        assert run_id_cell.bounding_box()["x"] > PHONE_VIEWPORT["width"]
+        wrap.evaluate("(node) => { node.scrollLeft = node.scrollWidth; }")
+        box = run_id_cell.bounding_box()
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= PHONE_VIEWPORT["width"]
+        page.screenshot(path=str(ARTIFACTS / "dark-phone-runs-scrolled.png"))
+        open_view(page, fixture_server, "#/jobs")
+        for button in page.locator(".sort-group button").all():
+            assert button.bounding_box()["height"] < 40, normalised_text(button)
+        page.screenshot(path=str(ARTIFACTS / "dark-phone-jobs.png"))
+    finally:
+        context.close()
+
+
 def test_keyboard_shortcuts(page, fixture_server):
     open_view(page, fixture_server, "#/workflows")
     before = rendered_count(page)
