@@ -330,6 +330,20 @@ def test_workflow_card_header(page, fixture_server):
     assert pills == ["1 failed", "3 succeeded", "1 requested"]
 
 
+def test_workflow_own_request_pill(page, fixture_server):
+    open_view(page, fixture_server, "#/workflows")
+    card = page.locator('.card[data-workflow="data_quality_gate"]')
+    own = card.locator(".card-row a.own-request")
+    assert normalised_text(own) == "run now requested"
+    assert own.get_attribute("href") == f"#/runs/{NEWEST_RUN}"
+    pill = own.locator(".pill[data-status]")
+    assert pill.get_attribute("data-status") == "requested"
+    single = page.locator('.card[data-workflow="backfill_complete"]')
+    pills = [normalised_text(p) for p in single.locator(".card-row .pill").all()]
+    assert pills == ["1 succeeded", "1 requested"]
+    assert single.locator(".own-request").count() == 0
+
+
 def test_workflow_chart_arrows(page, fixture_server):
     open_view(page, fixture_server, "#/workflows")
     svg = page.locator('.card[data-workflow="warehouse_etl"] svg.graph')
