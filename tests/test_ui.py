@@ -813,7 +813,7 @@ def test_run_failed_batch_facts(page, fixture_server):
 def test_run_shows_queued_restart(page, fixture_server):
     open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
     notice = page.locator(".queued-notice")
-    assert normalised_text(notice) == (
+    assert normalised_text(notice.locator(".queued-text")) == (
         "A restart from step transform_partition_1 of this run is already queued:"
         " req-e4123ce34ed14a89ab0aac7e307d78f1 (requested 2026-12-04 15:35:00 UTC)."
         " Requesting the same restart again returns this queued run, and flow-web"
@@ -821,6 +821,8 @@ def test_run_shows_queued_restart(page, fixture_server):
     )
     link = notice.get_by_role("link")
     assert link.get_attribute("href") == "#/runs/req-e4123ce34ed14a89ab0aac7e307d78f1"
+    button = notice.locator('button[data-action="cancel"]')
+    assert normalised_text(button) == "Cancel request"
 
 
 def test_run_restart_confirmation(page, fixture_server):
@@ -1052,6 +1054,145 @@ def test_resume_not_offered_twice(page, fixture_server):
     assert normalised_text(chip) == "Resume requested; waiting for the worker"
 
 
+QUEUED_RESTART = "req-e4123ce34ed14a89ab0aac7e307d78f1"
+LIVE_STREAM_RUN = "live_orders-stream-20261204T153356Z-773c23f0"
+# Ten minutes after the capture: the stream's snapshot and the claim of
+# feature_store_sync's running run are then old.
+LATER = "2026-12-04T15:45:50Z"
+
+
+def test_stale_runs_flagged(page, pyz, tmp_path):
+    copy = tmp_path / "runlog-demo.sqlite"
+    shutil.copyfile(FIXTURE_DB, copy)
+    with run_pyz(
+        pyz,
+        "--run-log-url",
+        f"sqlite:///{copy}",
+        "--module",
+        "demo_pipelines",
+        "--now",
+        LATER,
+        env={"PYTHONPATH": str(FIXTURES)},
+    ) as server:
+        open_view(page, server, "#/jobs")
+        stream = page.locator('.card[data-job="live_orders"]')
+        chip = stream.locator(".card-head [data-stale]")
+        assert normalised_text(chip).startswith(
+            "⚠ Possibly dead: its last throughput snapshot was 10m 53s ago"
+        )
+        assert computed(chip, "color") == css_colour(page, "--danger")
+        throughput = stream.locator(".throughput")
+        assert "stale-figures" in throughput.get_attribute("class")
+        assert computed(throughput, "color") == css_colour(page, "--text-muted")
+        assert normalised_text(stream.locator(".snapshot")) == (
+            "snapshot 10m ago, not live"
+        )
+        dot = stream.locator(".pill-streaming .dot-char")
+        assert computed(dot, "animationName") == "none"
+        claimed = page.locator('.card[data-job="feature_store_sync"] [data-stale]')
+        assert normalised_text(claimed) == (
+            "⚠ Possibly dead: its claim by scheduler-demo-host-1 expired at"
+            " 2026-12-04T15:38:11.000Z"
+        )
+        assert page.locator(".card[data-job] [data-stale]").count() == 2
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        stream.screenshot(path=str(ARTIFACTS / "dark-stale-job-card.png"))
+
+        open_view(page, server, f"#/runs/{LIVE_STREAM_RUN}")
+        chip = page.locator(".detail-head [data-stale]")
+        assert normalised_text(chip).startswith("⚠ Possibly dead: its last throughput")
+        facts = normalised_text(page.locator(".facts"))
+        assert "Possibly dead since 2026-12-04 15:34:56 UTC" in facts
+        heading = page.get_by_role("heading", name="Stream", exact=True)
+        panel = page.locator(".panel").filter(has=heading)
+        assert "stale-figures" in panel.locator(".throughput").get_attribute("class")
+        assert normalised_text(panel).endswith("snapshot 10m ago, not live")
+        page.screenshot(path=str(ARTIFACTS / "dark-stale-run.png"))
+
+
+def test_live_runs_not_flagged(page, fixture_server):
+    open_view(page, fixture_server, "#/jobs")
+    assert page.locator("[data-stale]").count() == 0
+    throughput = page.locator('.card[data-job="live_orders"] .throughput')
+    assert throughput.get_attribute("class") == "num throughput"
+    open_view(page, fixture_server, f"#/runs/{LIVE_STREAM_RUN}")
+    assert page.locator("[data-stale]").count() == 0
+
+
+def test_cancel_queued_restart_end_to_end(page, pyz, tmp_path):
+    copy, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, f"#/runs/{FAILED_BATCH_RUN}")
+        notice = page.locator(".queued-notice")
+        notice.locator('button[data-action="cancel"]').click()
+        dialog = page.locator("#confirm-dialog")
+        dialog.wait_for(state="visible")
+        text = normalised_text(dialog)
+        assert (
+            f"This marks the requested run {QUEUED_RESTART} of build_sales_mart as"
+            " cancelled in the RunLog: its status becomes cancelled"
+        ) in text
+        assert "A scheduler that looks for requested rows then skips it." in text
+        assert normalised_text(page.locator("#confirm-cancel")) == "Keep the request"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dark-cancel-dialog.png"))
+        before = rendered_count(page)
+        with page.expect_request("**/cancel") as posted:
+            page.locator("#confirm-ok").click()
+        wait_rendered_after(page, before)
+        assert posted.value.headers["x-requested-by"] == "flow-web"
+        assert normalised_text(page.locator("#notice")) == (
+            f"Request {QUEUED_RESTART} is now cancelled."
+        )
+        assert page.locator(".queued-notice").count() == 0
+        assert page.url.endswith("#/runs/" + FAILED_BATCH_RUN)
+        open_view(page, server, f"#/runs/{QUEUED_RESTART}")
+        pill = page.locator(".detail-head .pill[data-status]")
+        assert pill.get_attribute("data-status") == "cancelled"
+        assert action_labels(page) == ["Rerun from beginning"]
+    with sqlite3.connect(copy) as connection:
+        status, extras = connection.execute(
+            "SELECT status, extras_json FROM run_records WHERE run_id = ?",
+            (QUEUED_RESTART,),
+        ).fetchone()
+    assert status == "cancelled"
+    assert json.loads(extras)["cancelled_by"] == "flow-web"
+
+
+def test_cancel_requested_run_page(page, pyz, tmp_path):
+    copy, server_context = serve_fixture_copy(pyz, tmp_path)
+    with server_context as server:
+        open_view(page, server, f"#/runs/{NEWEST_RUN}")
+        assert action_labels(page) == ["Cancel request"]
+        page.locator('.actions button[data-action="cancel"]').click()
+        before = rendered_count(page)
+        page.locator("#confirm-ok").click()
+        wait_rendered_after(page, before)
+        pill = page.locator(".detail-head .pill[data-status]")
+        assert pill.get_attribute("data-status") == "cancelled"
+        assert action_labels(page) == ["Rerun from beginning"]
+    with sqlite3.connect(copy) as connection:
+        (status,) = connection.execute(
+            "SELECT status FROM run_records WHERE run_id = ?", (NEWEST_RUN,)
+        ).fetchone()
+    assert status == "cancelled"
+
+
+def test_run_page_lists_job_requests(page, fixture_server):
+    open_view(page, fixture_server, "#/runs/backfill_complete-20261125T140000-1")
+    line = page.locator(".queued-notice p")
+    assert line.count() == 1
+    assert normalised_text(line.locator(".queued-text")) == (
+        "A run-now request is queued for backfill_complete:"
+        " run-now-backfill_complete-5d5efedf8ab3"
+        " (requested 2026-12-04 15:34:59 UTC)."
+    )
+    button = line.locator('button[data-action="cancel"]')
+    assert button.get_attribute("data-run-id") == (
+        "run-now-backfill_complete-5d5efedf8ab3"
+    )
+
+
 def test_rerun_end_to_end(page, pyz, tmp_path):
     """The real POST: a rerun queues a requested row and the page opens it."""
     _, server_context = serve_fixture_copy(pyz, tmp_path)
@@ -1144,6 +1285,8 @@ def test_read_only_hides_actions(page, pyz, tmp_path):
         open_view(page, server, f"#/runs/{FAILED_BATCH_RUN}")
         assert page.locator(".actions button").count() == 0
         assert page.locator(".facts").is_visible()
+        assert page.locator(".queued-notice .queued-text").count() == 1
+        assert page.locator(".queued-notice button").count() == 0
 
 
 # ---- Shell: theme, time zone, keyboard ---------------------------------------
