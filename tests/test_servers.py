@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -825,3 +826,14 @@ def test_init_history_then_serves(pyz, cluster):
         status, body, _ = server.get("/api/runs")
     assert status == 200
     assert body == {"runs": [], "total": 0, "next_offset": None}
+
+
+def test_missing_password_is_one_line(pyz, cluster):
+    url = cluster.url(password=False)
+    assert "PGPASSWORD" not in os.environ
+    result = run_pyz_to_exit(pyz, "--run-log-url", url, "--port", "0")
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2
+    assert len(lines) == 1, result.stderr
+    assert "the server requested a password and none was given" in lines[0]
+    assert "PGPASSWORD" in lines[0]
