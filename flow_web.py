@@ -7778,7 +7778,21 @@ def configure_logging(level: str) -> None:
 def open_run_log(config: Config) -> RunLogStore:
     connector = parse_run_log_url(config.run_log_url)
     connector.check_startup()
+    if not config.read_only and isinstance(connector, SQLiteConnector):
+        _warn_if_not_writable(connector.path)
     return RunLogStore(connector)
+
+
+def _warn_if_not_writable(path: str) -> None:
+    # A write also creates a journal file next to the database.
+    folder = os.path.dirname(path) or "."
+    if os.access(path, os.W_OK) and os.access(folder, os.W_OK):
+        return
+    log.warning(
+        "RunLog %s or its folder is not writable by this user, so actions will"
+        " fail with 503; pages work, and --read-only hides the action buttons",
+        path,
+    )
 
 
 def listen_socket(bind: str, port: int) -> Any:
