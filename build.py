@@ -61,12 +61,20 @@ PRUNED_GLOBS = ("**/__pycache__", "**/tests", "**/*.pyi", "bin", "**/py.typed")
 # $SHIV_ROOT (default ~/.shiv) on the first start and fails with a traceback
 # when it cannot; this names the folder and the fix instead.
 MAIN_PY = """\
-import json
-import os
 import sys
-import tempfile
-import zipfile
-from pathlib import Path
+
+if sys.version_info < (3, 9):
+    sys.stderr.write(
+        "flow-web: error: flow-web needs CPython 3.9 or newer, not %d.%d; run it"
+        " with python3.9 or a later python3\\n" % sys.version_info[:2]
+    )
+    sys.exit(2)
+
+import json  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+import zipfile  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 
 def check_extraction_root():

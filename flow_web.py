@@ -305,15 +305,21 @@ def format_forecast_time(moment: Optional[dt.datetime]) -> Optional[str]:
 
 def redact_url(url: str) -> str:
     """Return the URL with any password replaced by `***`, for logs and errors."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        password, port = parts.password, parts.port
+    except ValueError:
+        # Not even a well-formed URL: hide whatever sits between the first
+        # colon after "//" and the last "@".
+        return re.sub(r"(//[^/:@]*:)[^/]*@", r"\1***@", url)
+    if password is None:
         return url
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
     netloc = f"{parts.username or ''}:***@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
+    if port is not None:
+        netloc += f":{port}"
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
@@ -816,11 +822,31 @@ class SQLiteConnector(Connector):
             )
         self._check_readable()
 
+    def _check_tables(self, tables: set) -> None:
+        """Reject a database that holds other tables but none of ematix-flow's;
+        an empty one may be a RunLog the scheduler has not written yet."""
+        if tables.intersection(RUN_LOG_TABLES):
+            return
+        if tables:
+            raise ConfigError(
+                f"RunLog file {self.path} is a SQLite database without any of"
+                f" ematix-flow's RunLog tables ({', '.join(RUN_LOG_TABLES)}); point"
+                " --run-log-url at the file the scheduler writes"
+            )
+        log.warning(
+            "RunLog %s has no tables yet; pages stay empty until the scheduler"
+            " writes there",
+            self.path,
+        )
+
     def _check_readable(self) -> None:
         try:
             connection = self.connect()
-            connection.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+            rows = connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            ).fetchall()
             connection.close()
+            self._check_tables({str(row[0]).lower() for row in rows})
         except sqlite3.OperationalError as error:
             if "unable to open" not in str(error):
                 raise ConfigError(f"cannot read RunLog {self.path}: {error}") from None
@@ -847,7 +873,13 @@ def parse_run_log_url(url: str) -> Connector:
         return SQLiteConnector(_sqlite_url_path(text))
     factory = NETWORK_CONNECTORS.get(scheme)
     if factory is not None:
-        return factory(text)
+        try:
+            return factory(text)
+        except ValueError as error:
+            raise ConfigError(
+                f"invalid RunLog URL {redact_url(text)!r} ({error}); use the form"
+                f" {scheme}://user@host:port/database"
+            ) from None
     raise ConfigError(
         f"unknown RunLog URL scheme {scheme!r} in {redact_url(text)!r}; use"
         " sqlite:////path/to/run_log.db, postgresql://user@host/db or"
@@ -1268,6 +1300,16 @@ class PostgresConnector(ServerConnector):
                 sock=sock,
                 application_name="flow-web",
             )
+        except AttributeError as error:
+            sock.close()
+            if address.password is not None:
+                raise
+            # pg8000 1.31 fails this way when the server asks for a password
+            # and none was given.
+            raise self.driver.InterfaceError(
+                f"the server requested a password and none was given; put it in"
+                f" the URL or in {self.password_env}"
+            ) from error
         except BaseException:
             sock.close()
             raise
@@ -1986,22 +2028,27 @@ class RunLogStore:
         return rows
 
     def status_counts_since(self, names: Sequence[str], since: dt.datetime) -> dict:
-        """(runs, failed runs) per pipeline among runs started at or after
-        `since`."""
-        result = {name: (0, 0) for name in names}
+        """(runs, finished runs, failed runs) per pipeline among runs started
+        at or after `since`."""
+        result = {name: (0, 0, 0) for name in names}
         if not names:
             return result
         for start in range(0, len(names), 500):
             chunk = list(names[start : start + 500])
             marks = ", ".join("?" for _ in chunk)
             rows = self.query(
-                "SELECT pipeline, COUNT(*), SUM(CASE WHEN status = 'failed' THEN 1"
-                f" ELSE 0 END) FROM run_records WHERE pipeline IN ({marks})"
-                " AND started_at >= ? GROUP BY pipeline",
+                "SELECT pipeline, COUNT(*), SUM(CASE WHEN status IN ('succeeded',"
+                " 'failed', 'cancelled') THEN 1 ELSE 0 END), SUM(CASE WHEN status"
+                f" = 'failed' THEN 1 ELSE 0 END) FROM run_records WHERE pipeline IN"
+                f" ({marks}) AND started_at >= ? GROUP BY pipeline",
                 (*chunk, format_db_time(since)),
             )
-            for pipeline, total, failed in rows:
-                result[_coerce_text(pipeline)] = (int(total), int(failed or 0))
+            for pipeline, total, finished, failed in rows:
+                result[_coerce_text(pipeline)] = (
+                    int(total),
+                    int(finished or 0),
+                    int(failed or 0),
+                )
         return result
 
     def run_log_rows(self) -> list:
@@ -2370,6 +2417,12 @@ def load_module_catalog(modules: Sequence[str]) -> Catalog:
 def _import_user_module(name: str) -> None:
     try:
         importlib.import_module(name)
+    except SystemExit as error:
+        raise ConfigError(
+            f"importing pipeline module {name!r} failed: it called"
+            f" sys.exit({error.code!r}); check that it imports with `python3 -c"
+            f" 'import {name}'` in this folder, or use --catalog"
+        ) from None
     except Exception as error:  # any failure of user code is a start-up error
         raise ConfigError(
             f"importing pipeline module {name!r} failed: {type(error).__name__}:"
@@ -2511,8 +2564,28 @@ class _CatalogSchemaError(ValueError):
     pass
 
 
+CATALOG_KEYS = (
+    "format",
+    "version",
+    "generated_at",
+    "generated_by",
+    "jobs",
+    "workflows",
+)
+CATALOG_JOB_KEYS = ("name", "kind", "schedule", "timezone", "depends_on", "retry")
+CATALOG_WORKFLOW_KEYS = (
+    "name",
+    "jobs",
+    "triggered_by",
+    "schedule",
+    "timezone",
+    "on_message",
+)
+
+
 def _catalog_from_json(document: Any, path: str) -> Catalog:
     _expect(isinstance(document, dict), "the top level must be an object")
+    _expect_keys(document, CATALOG_KEYS, "the top level")
     _expect(
         document.get("format") == CATALOG_FORMAT, f'"format" must be {CATALOG_FORMAT!r}'
     )
@@ -2553,8 +2626,18 @@ def _optional_text(item: dict, key: str, where: str) -> Optional[str]:
     return value
 
 
+def _expect_keys(item: dict, allowed: Sequence[str], where: str) -> None:
+    # A misspelt key would otherwise drop a schedule or edges without a word.
+    unknown = sorted(key for key in item if key not in allowed)
+    _expect(
+        not unknown,
+        f"{where} has unknown keys {unknown}; the keys are {', '.join(allowed)}",
+    )
+
+
 def _job_from_json(item: Any, where: str) -> Job:
     _expect(isinstance(item, dict), f"{where} must be an object")
+    _expect_keys(item, CATALOG_JOB_KEYS, where)
     name = item.get("name")
     _expect(
         isinstance(name, str) and name != "", f"{where}.name must be a non-empty string"
@@ -2579,6 +2662,7 @@ def _job_from_json(item: Any, where: str) -> Job:
 
 def _workflow_from_json(item: Any, where: str) -> Workflow:
     _expect(isinstance(item, dict), f"{where} must be an object")
+    _expect_keys(item, CATALOG_WORKFLOW_KEYS, where)
     name = item.get("name")
     _expect(
         isinstance(name, str) and name != "", f"{where}.name must be a non-empty string"
@@ -2653,9 +2737,51 @@ def _check_catalog_names(catalog: Catalog) -> None:
     for job in catalog.jobs:
         unknown = [name for name in job.depends_on if name not in known]
         _expect(not unknown, f"job {job.name} depends on unknown jobs {unknown}")
+    flows = [workflow.name for workflow in catalog.workflows]
+    duplicates = sorted({name for name in flows if flows.count(name) > 1})
+    _expect(not duplicates, f"workflow names appear twice: {', '.join(duplicates)}")
     for workflow in catalog.workflows:
         unknown = [name for name in workflow.jobs if name not in known]
         _expect(not unknown, f"workflow {workflow.name} lists unknown jobs {unknown}")
+        leaves = workflow.triggered_by.leaves() if workflow.triggered_by else []
+        unknown = [name for name in leaves if name not in known | set(flows)]
+        _expect(
+            not unknown,
+            f"workflow {workflow.name} is triggered by unknown names {unknown}",
+        )
+        _expect(
+            workflow.name not in leaves,
+            f"workflow {workflow.name} is triggered by itself",
+        )
+    cycle = _dependency_cycle(catalog.jobs)
+    _expect(not cycle, f"depends_on forms a cycle: {' -> '.join(cycle)}")
+
+
+def _dependency_cycle(jobs: Sequence[Job]) -> list:
+    """Return one cycle of `depends_on` as a list of names, or [] if none."""
+    upstreams = {job.name: sorted(job.depends_on) for job in jobs}
+    state: dict = {}
+    for start in sorted(upstreams):
+        if start in state:
+            continue
+        path: list = []
+        stack = [(start, iter(upstreams[start]))]
+        state[start] = "open"
+        path.append(start)
+        while stack:
+            name, pending = stack[-1]
+            upstream = next(pending, None)
+            if upstream is None:
+                state[name] = "done"
+                stack.pop()
+                path.pop()
+            elif state.get(upstream) == "open":
+                return path[path.index(upstream) :] + [upstream]
+            elif upstream not in state:
+                state[upstream] = "open"
+                path.append(upstream)
+                stack.append((upstream, iter(upstreams.get(upstream, []))))
+    return []
 
 
 def load_catalog(config: Config) -> Catalog:
@@ -4553,7 +4679,7 @@ def format_duration(millis: Optional[float]) -> str:
     seconds = millis / 1000
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, seconds = divmod(int(seconds), 60)
+    minutes, seconds = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m {seconds:02d}s"
     hours, minutes = divmod(minutes, 60)
@@ -5085,7 +5211,7 @@ class RunLogApi:
     ) -> dict:
         static = history["entries"][name]
         job = self.catalog.job(name)
-        total, failed = counts.get(name, (0, 0))
+        total, finished, failed = counts.get(name, (0, 0, 0))
         late = None
         if job is not None:
             late = late_since(
@@ -5099,7 +5225,7 @@ class RunLogApi:
             "name": name,
             "kind": static["kind"],
             "latest_run": static["latest_run"],
-            "failure_rate_7d": failed / total if total else 0.0,
+            "failure_rate_7d": failed / finished if finished else 0.0,
             "median_duration_ms": static["median_duration_ms"],
             "recent_runs": static["recent_runs"],
             "next_run_at": self._next_run_at(job, static, now),
@@ -7469,7 +7595,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="bind",
         default=DEFAULT_BIND,
         metavar="ADDRESS",
-        help="address to listen on (default %(default)s; other addresses need --token)",
+        help="address to listen on (default %(default)s); without --token, any"
+        " other address logs a warning",
     )
     add(
         "--port",
@@ -7651,7 +7778,21 @@ def configure_logging(level: str) -> None:
 def open_run_log(config: Config) -> RunLogStore:
     connector = parse_run_log_url(config.run_log_url)
     connector.check_startup()
+    if not config.read_only and isinstance(connector, SQLiteConnector):
+        _warn_if_not_writable(connector.path)
     return RunLogStore(connector)
+
+
+def _warn_if_not_writable(path: str) -> None:
+    # A write also creates a journal file next to the database.
+    folder = os.path.dirname(path) or "."
+    if os.access(path, os.W_OK) and os.access(folder, os.W_OK):
+        return
+    log.warning(
+        "RunLog %s or its folder is not writable by this user, so actions will"
+        " fail with 503; pages work, and --read-only hides the action buttons",
+        path,
+    )
 
 
 def listen_socket(bind: str, port: int) -> Any:
@@ -7733,18 +7874,26 @@ HEADER_TIMEOUT_LOG = RejectionLog()
 
 
 def serve(config: Config, store: RunLogStore, catalog: Catalog) -> None:
+    sock = listen_socket(config.bind, config.port)
+    try:
+        _serve_on(sock, config, store, catalog)
+    finally:
+        store.close()
+        log.info("flow-web stopped")
+
+
+def _serve_on(sock: Any, config: Config, store: RunLogStore, catalog: Catalog) -> None:
     import uvicorn
 
-    sock = listen_socket(config.bind, config.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     log.info(
-        "flow-web %s listening on http://%s:%d/ (RunLog %s; catalog %s; auth %s%s)",
+        "flow-web %s listening on http://%s:%d/ (RunLog %s; jobs from %s; auth %s%s)",
         __version__,
         shown,
         port,
         store.connector.describe(),
-        ", ".join(catalog.sources) or "from run history only",
+        ", ".join(catalog.sources) or "the run history",
         "bearer token required" if config.token else "off",
         "; read-only" if config.read_only else "",
     )
@@ -7784,7 +7933,20 @@ def serve(config: Config, store: RunLogStore, catalog: Catalog) -> None:
         lifespan="on",
     )
     uvicorn.Server(server_config).run(sockets=[sock])
-    store.close()
+
+
+def install_stop_handlers() -> None:
+    """Make SIGTERM and SIGHUP end the program like Ctrl-C, so that clean-up
+    (the --demo folder) runs. uvicorn handles SIGTERM itself while serving,
+    then raises it again with the handler it found, which is this one."""
+    import signal
+
+    def stop(number: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
 
 
 def catalog_command(argv: Sequence[str]) -> int:
@@ -7795,9 +7957,15 @@ def catalog_command(argv: Sequence[str]) -> int:
         sys.stdout.write(text)
         return 0
     temporary = args.output + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, args.output)
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, args.output)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write catalog file {args.output}: {error.strerror or error};"
+            " choose a writable path with -o"
+        ) from None
     log.info(
         "wrote %d jobs and %d workflows to %s",
         len(catalog.jobs),
@@ -7832,6 +8000,7 @@ def init_history_command(argv: Sequence[str], environ: Mapping[str, str]) -> int
 def serve_command(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
+    install_stop_handlers()
     with contextlib.ExitStack() as cleanup:
         run_log_url, demo = _run_log_source(args, environ, cleanup)
         config = config_from_args(args, environ, run_log_url)

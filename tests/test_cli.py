@@ -4,13 +4,17 @@ the value and the fix."""
 
 from __future__ import annotations
 
+import glob
 import json
+import re
+import signal
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import CAPTURED_AT, FIXTURES, run_pyz, run_pyz_to_exit
+from conftest import CAPTURED_AT, FIXTURES, run_pyz, run_pyz_to_exit, wait_until
 
 DEMO_ENV = {"PYTHONPATH": str(FIXTURES)}
 
@@ -330,3 +334,140 @@ def test_history_only_database(pyz, tmp_path):
     assert runs["total"] == 3
     assert detail["actions"]["rerun_full"] is False
     assert "has no run_records table" in log_text
+
+
+def test_sqlite_without_runlog_tables(pyz, tmp_path):
+    other = tmp_path / "other.db"
+    connection = sqlite3.connect(other)
+    connection.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    connection.close()
+    line = one_line_error(run_pyz_to_exit(pyz, "--run-log-url", str(other)))
+    assert line == (
+        f"flow-web: error: RunLog file {other} is a SQLite database without any of"
+        " ematix-flow's RunLog tables (run_log, attempt_state, pipeline_claims,"
+        " run_records); point --run-log-url at the file the scheduler writes"
+    )
+
+
+def test_empty_sqlite_file_starts_with_warning(pyz, tmp_path):
+    empty = tmp_path / "new.db"
+    empty.write_bytes(b"")
+    with run_pyz(pyz, "--run-log-url", str(empty)) as server:
+        status, body, _ = server.get("/api/pipelines")
+        log_text = server.log_text()
+    assert status == 200
+    assert body == {"pipelines": []}
+    assert "has no tables yet" in log_text
+
+
+@pytest.mark.parametrize(
+    "document, problem",
+    [
+        (
+            {"jobs": [{"name": "a", "schedul": "* * * * *"}]},
+            "jobs[0] has unknown keys ['schedul']; the keys are name, kind,"
+            " schedule, timezone, depends_on, retry",
+        ),
+        (
+            {
+                "jobs": [
+                    {"name": "a", "depends_on": ["b"]},
+                    {"name": "b", "depends_on": ["a"]},
+                ]
+            },
+            "depends_on forms a cycle: a -> b -> a",
+        ),
+        (
+            {
+                "jobs": [{"name": "a"}],
+                "workflows": [
+                    {"name": "w", "jobs": ["a"]},
+                    {"name": "w", "jobs": ["a"]},
+                ],
+            },
+            "workflow names appear twice: w",
+        ),
+        (
+            {
+                "jobs": [{"name": "a"}],
+                "workflows": [
+                    {
+                        "name": "w",
+                        "jobs": ["a"],
+                        "triggered_by": {"any": ["a", "ghost"]},
+                    }
+                ],
+            },
+            "workflow w is triggered by unknown names ['ghost']",
+        ),
+        (
+            {
+                "jobs": [{"name": "a"}],
+                "workflows": [{"name": "w", "jobs": ["a"], "triggered_by": "w"}],
+            },
+            "workflow w is triggered by itself",
+        ),
+    ],
+)
+def test_catalog_file_mistakes(pyz, fixture_db, tmp_path, document, problem):
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(
+        json.dumps({"format": "flow-web-catalog", "version": 1, **document})
+    )
+    line = one_line_error(
+        run_pyz_to_exit(
+            pyz, "--run-log-url", str(fixture_db), "--catalog", str(catalog)
+        )
+    )
+    assert line.startswith(
+        f"flow-web: error: catalog file {catalog} does not match the catalog schema:"
+        f" {problem};"
+    )
+
+
+def test_catalog_output_folder_missing(pyz, tmp_path):
+    target = tmp_path / "missing" / "catalog.json"
+    result = run_pyz_to_exit(
+        pyz, "catalog", "--module", "demo_pipelines", "-o", str(target), env=DEMO_ENV
+    )
+    line = one_line_error(result)
+    assert line.startswith(f"flow-web: error: cannot write catalog file {target}:")
+
+
+def test_module_that_exits(pyz, fixture_db, tmp_path):
+    (tmp_path / "exiting_pipelines.py").write_text("import sys\nsys.exit(3)\n")
+    result = run_pyz_to_exit(
+        pyz,
+        "--run-log-url",
+        str(fixture_db),
+        "--module",
+        "exiting_pipelines",
+        env={"PYTHONPATH": str(tmp_path)},
+    )
+    line = one_line_error(result)
+    assert line.startswith(
+        "flow-web: error: importing pipeline module 'exiting_pipelines' failed: it"
+        " called sys.exit(3)"
+    )
+
+
+def test_sigterm_removes_demo_folder(pyz):
+    with run_pyz(pyz, "--demo") as server:
+        match = re.search(r"demo RunLog written to (\S+)", server.log_text())
+        folder = Path(match.group(1)).parent
+        assert folder.exists()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(20) == 0
+        assert wait_until(lambda: "flow-web stopped" in server.log_text())
+    assert not folder.exists()
+
+
+OLD_PYTHONS = sorted(glob.glob("/root/.pyenv/versions/3.[5-8].*/bin/python3"))
+
+
+@pytest.mark.parametrize("python", OLD_PYTHONS)
+def test_old_python_is_refused(pyz, python):
+    line = one_line_error(run_pyz_to_exit(pyz, "--version", python=python))
+    assert line.startswith(
+        "flow-web: error: flow-web needs CPython 3.9 or newer, not 3."
+    )

@@ -426,6 +426,7 @@ def test_read_only_flag_hides_actions(read_only_server):
         "restart_from_step": [],
         "rerun_full": False,
         "resume_from_watermark": False,
+        "cancel": False,
     }
 
 

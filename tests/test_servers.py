@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -152,10 +153,15 @@ def test_dump_jobs_show_last_runs(dump_server):
     jobs = {entry["name"]: entry for entry in body["pipelines"]}
     assert status == 200
     for name, (last_status, finished_at) in DUMP_RUN_LOG.items():
-        latest = jobs[name]["latest_run"]
-        assert (name, latest["status"]) == (name, last_status)
-        assert (name, latest["finished_at"]) == (name, finished_at)
-        assert (name, latest["run_id"]) == (name, f"run_log:{name}")
+        # feature_store_sync's newest run is its live claim, so its run_log
+        # completion comes second.
+        newest = -2 if name == "feature_store_sync" else -1
+        completion = jobs[name]["recent_runs"][newest]
+        assert (name, completion["status"]) == (name, last_status)
+        assert (name, completion["finished_at"]) == (name, finished_at)
+        assert (name, completion["run_id"]) == (name, f"run_log:{name}")
+        latest = jobs[name]["latest_run"]["run_id"]
+        assert (name, latest) == (name, jobs[name]["recent_runs"][-1]["run_id"])
 
 
 def test_dump_jobs_show_retry_state(dump_server):
@@ -181,8 +187,10 @@ def test_dump_jobs_show_claim(dump_server):
         "claimed_at": "2026-12-04T15:33:14.000Z",
         "expires_at": "2026-12-04T15:38:14.000Z",
     }
-    assert claimed["recent_runs"][0]["run_id"] == "claim:feature_store_sync"
-    assert claimed["recent_runs"][0]["status"] == "running"
+    # recent_runs is oldest first: the claim started after the last completion.
+    assert claimed["recent_runs"][-1]["run_id"] == "claim:feature_store_sync"
+    assert claimed["recent_runs"][-1]["status"] == "running"
+    assert claimed["latest_run"]["run_id"] == "claim:feature_store_sync"
     assert [name for name, job in jobs.items() if job["claim"]] == [
         "feature_store_sync"
     ]
@@ -825,3 +833,14 @@ def test_init_history_then_serves(pyz, cluster):
         status, body, _ = server.get("/api/runs")
     assert status == 200
     assert body == {"runs": [], "total": 0, "next_offset": None}
+
+
+def test_missing_password_is_one_line(pyz, cluster):
+    url = cluster.url(password=False)
+    assert "PGPASSWORD" not in os.environ
+    result = run_pyz_to_exit(pyz, "--run-log-url", url, "--port", "0")
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2
+    assert len(lines) == 1, result.stderr
+    assert "the server requested a password and none was given" in lines[0]
+    assert "PGPASSWORD" in lines[0]
