@@ -1109,6 +1109,13 @@ def test_stale_runs_flagged(page, pyz, tmp_path):
         assert normalised_text(panel).endswith("snapshot 10m ago, not live")
         page.screenshot(path=str(ARTIFACTS / "dark-stale-run.png"))
 
+        for theme in ("dark", "light"):
+            page.evaluate(f"() => localStorage.setItem('flow-web-theme', '{theme}')")
+            for route in ("#/jobs", f"#/runs/{LIVE_STREAM_RUN}", "#/workflows"):
+                open_view(page, server, route, reload=True)
+                assert page.evaluate(CONTRAST_SCRIPT) == [], (theme, route)
+        page.screenshot(path=str(ARTIFACTS / "light-stale-workflows.png"), full_page=True)
+
 
 def test_live_runs_not_flagged(page, fixture_server):
     open_view(page, fixture_server, "#/jobs")
