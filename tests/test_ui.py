@@ -918,8 +918,9 @@ def fail_pause(page, run_id: str) -> None:
 def wait_for_refresh(page, path: str) -> None:
     """Wait until the page has sent and read one more GET of `path`."""
     with page.expect_response(
-        lambda response: response.url.endswith(path)
-        and response.request.method == "GET",
+        lambda response: (
+            response.url.endswith(path) and response.request.method == "GET"
+        ),
         timeout=15_000,
     ):
         pass
@@ -986,7 +987,9 @@ def test_restart_dialog_says_what_is_written(page, fixture_server):
         f" {FAILED_BATCH_RUN} in its extras."
     ) in text
     assert "The scheduler acts on this row, and flow-web starts nothing itself." in text
-    assert "If the worker supports restarting from a step, these steps run again" in text
+    assert (
+        "If the worker supports restarting from a step, these steps run again" in text
+    )
     assert "would reuse the earlier output" in text
     assert "next tick" not in text
     assert "resumes the DAG" not in text
@@ -1114,7 +1117,9 @@ def test_stale_runs_flagged(page, pyz, tmp_path):
             for route in ("#/jobs", f"#/runs/{LIVE_STREAM_RUN}", "#/workflows"):
                 open_view(page, server, route, reload=True)
                 assert page.evaluate(CONTRAST_SCRIPT) == [], (theme, route)
-        page.screenshot(path=str(ARTIFACTS / "light-stale-workflows.png"), full_page=True)
+        page.screenshot(
+            path=str(ARTIFACTS / "light-stale-workflows.png"), full_page=True
+        )
 
 
 def test_live_runs_not_flagged(page, fixture_server):
@@ -1470,7 +1475,12 @@ def odd_number_runlog(path: Path) -> None:
             "duration_ms": "slow",
             "depends_on": "none",
         },
-        {"name": "load", "status": "failed", "duration_ms": None, "depends_on": ["extract"]},
+        {
+            "name": "load",
+            "status": "failed",
+            "duration_ms": None,
+            "depends_on": ["extract"],
+        },
     ]
     write_runlog(
         path,
@@ -1672,7 +1682,9 @@ def test_bidi_override_stays_inside(page, pyz, tmp_path):
         title.wait_for()
         first, last = char_edges(title, " from step ")
         assert first < last
-        first, last = char_edges(page.locator("#confirm-body p").first, " in its extras.")
+        first, last = char_edges(
+            page.locator("#confirm-body p").first, " in its extras."
+        )
         assert first < last
         page.locator("#confirm-cancel").click()
 
