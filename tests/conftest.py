@@ -28,6 +28,19 @@ FIXTURE_DB = FIXTURES / "runlog-demo.sqlite"
 CAPTURED_AT = "2026-12-04T15:35:50Z"
 PYZ = Path(os.environ.get("FLOW_WEB_PYZ", ROOT / "dist" / "flow-web.pyz"))
 ARTIFACTS = ROOT / "tests" / "artifacts"
+# Debian's Chromium, with the flags that keep it off the network: this machine
+# refuses outside connections, and Chromium would otherwise keep trying.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LISTENING_RE = re.compile(r"listening on (http://\S+?)/? ")
 START_TIMEOUT_S = 60
 

@@ -9,7 +9,8 @@ import sqlite3
 from urllib.parse import quote
 
 import pytest
-from conftest import CAPTURED_AT, run_pyz
+from conftest import CAPTURED_AT, CHROMIUM, CHROMIUM_ARGS, run_pyz
+from playwright import sync_api
 from starlette.testclient import TestClient
 
 import flow_web
@@ -272,17 +273,6 @@ def test_hostile_names_in_urls(hostile_server, kind):
 
 # -- the hostile RunLog in the browser ---------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 800}
 ALL_NAMES = [*HOSTILE_TEXTS.values(), INVALID_READ, "typed"]
 # The text each view shows, and for graph views the names of the drawn nodes
@@ -314,7 +304,6 @@ NOT_INJECTED = {"pwned": None, "images": 0, "scripts": 0, "handlers": 0}
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True

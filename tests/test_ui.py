@@ -15,21 +15,18 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, CAPTURED_AT, FIXTURE_DB, FIXTURES, run_pyz, wait_until
+from conftest import (
+    ARTIFACTS,
+    CAPTURED_AT,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FIXTURE_DB,
+    FIXTURES,
+    run_pyz,
+    wait_until,
+)
+from playwright import sync_api
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1440, "height": 900}
 FAILED_BATCH_RUN = "build_sales_mart-20261204T071535-1"
 FAILED_STREAM_RUN = "live_orders-stream-20261204T153312Z-161e1562"

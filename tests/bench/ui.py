@@ -40,22 +40,11 @@ sys.path.insert(0, str(ROOT / "tests" / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import bigrunlog  # noqa: E402
-from conftest import run_pyz  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, run_pyz  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 import flow_web  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TARGET_MS = 500
 NOW = dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.timezone.utc)
 STATUSES = ["succeeded"] * 90 + ["failed"] * 6 + ["cancelled"] * 2 + ["running"] * 2
