@@ -5063,6 +5063,12 @@ class RunLogApi:
             records.sort(key=_synthetic_sort_key(sort), reverse=descending)
         return records[offset : offset + limit], len(records)
 
+    def run_document(self, run_id: str) -> Any:
+        """Return the rendered `run()` document. It changes with the clock
+        while the run is running (its stale warning) or made up from a
+        claim."""
+        return self.cached_document(("run", run_id), lambda: self.run(run_id))
+
     def run(self, run_id: str) -> dict:
         record = self._find_run(run_id)
         extras = record.extras()
@@ -7043,8 +7049,8 @@ def build_routes(api: RunLogApi, config: Config) -> list:
         return api.runs_document(runs_query(request))
 
     @api_endpoint
-    def run(request: Request) -> dict:
-        return api.run(request.path_params["run_id"])
+    def run(request: Request) -> Any:
+        return api.run_document(request.path_params["run_id"])
 
     @api_endpoint
     def pipelines(request: Request) -> Any:
