@@ -4580,6 +4580,8 @@ STREAMING_STATS_KEYS = (
     "stats_5m",
 )
 DOCUMENT_TIME_BUCKET_S = 5
+# How often a page of run_records rows is rebuilt for its `stale` warnings.
+RUN_PAGE_TIME_BUCKET_S = 60
 # A running stream whose newest throughput snapshot is older than this looks
 # dead: ematix-flow's recorder writes one every 30 s.
 STREAM_SNAPSHOT_STALE_S = 300
@@ -4816,11 +4818,12 @@ def _stale_stream(record: RunRecord, now: dt.datetime) -> Optional[dict]:
     if last is None or (now - last).total_seconds() <= STREAM_SNAPSHOT_STALE_S:
         return None
     age = format_duration((now - last) / _MS)
-    what = (
-        "its last throughput snapshot" if snapshot else "it started, with no snapshot"
-    )
+    if snapshot:
+        what = f"its last throughput snapshot was {age} ago"
+    else:
+        what = f"it started {age} ago and has recorded no throughput snapshot"
     return {
-        "reason": f"{what} was {age} ago; a live stream records one every 30 s",
+        "reason": f"{what}; a live stream records one every 30 s",
         "since": format_api_time(last),
     }
 
@@ -4999,15 +5002,19 @@ class RunLogApi:
         self._layout_lock = threading.Lock()
 
     def cached_document(
-        self, key: Any, build: Callable[[], Any], changes_with_time: bool = True
+        self,
+        key: Any,
+        build: Callable[[], Any],
+        changes_with_time: bool = True,
+        bucket_s: float = DOCUMENT_TIME_BUCKET_S,
     ) -> Any:
         """Return the rendered document for `key`, or a Future while it is
         being built (see DocumentCache). It is rebuilt when the RunLog
-        changes, and every DOCUMENT_TIME_BUCKET_S seconds when its fields
-        depend on the time."""
+        changes, and every `bucket_s` seconds when its fields depend on the
+        time."""
         bucket = None
         if changes_with_time:
-            bucket = int(self.config.clock().timestamp() // DOCUMENT_TIME_BUCKET_S)
+            bucket = int(self.config.clock().timestamp() // bucket_s)
         # Read before the fingerprint, so a write that commits in between
         # makes this request wait rather than get the previous version.
         writes = self.store.committed_writes()
@@ -5018,12 +5025,17 @@ class RunLogApi:
 
     def runs_document(self, query: Mapping[str, Any]) -> Any:
         """Return the rendered `runs()` page for validated query parameters.
-        Rows of run_records do not change with the clock, unlike runs made
-        up from claims, which expire."""
+        Runs made up from claims expire, so those pages follow the clock like
+        other documents. Rows of run_records change with the clock only in
+        their `stale` warning, whose thresholds are minutes long, so those
+        pages are rebuilt once a minute: a sorted page of a large RunLog can
+        take a second to build."""
         key = ("runs", tuple(sorted(query.items())))
-        return self.cached_document(
-            key, lambda: self.runs(**query), changes_with_time=not self._has_history()
-        )
+        if self._has_history():
+            return self.cached_document(
+                key, lambda: self.runs(**query), bucket_s=RUN_PAGE_TIME_BUCKET_S
+            )
+        return self.cached_document(key, lambda: self.runs(**query))
 
     def runs(
         self,
@@ -5044,7 +5056,10 @@ class RunLogApi:
             )
         following = offset + limit
         return {
-            "runs": [run_summary(record) for record in records],
+            "runs": [
+                {**run_summary(record), "stale": self._page_stale(record)}
+                for record in records
+            ],
             "total": total,
             "next_offset": following if following < total else None,
         }
@@ -5090,8 +5105,15 @@ class RunLogApi:
         document["stale"] = self._stale(record)
         return document
 
+    def _page_stale(self, record: RunRecord) -> Optional[dict]:
+        """Return `_stale()` of a runs page row, whose record lacks the extras
+        that a stream's warning needs, so running rows are read whole."""
+        if record.status != "running" or record.synthetic:
+            return None
+        return self._stale(self.store.get_run(record.run_id) or record)
+
     def _stale(self, record: RunRecord) -> Optional[dict]:
-        if record.status != "running":
+        if record.status != "running" or record.synthetic:
             return None
         history = self.store.cached("job-history", self._job_history)
         entry = history["entries"].get(record.pipeline, {})
@@ -6527,9 +6549,12 @@ def _run_schemas() -> dict:
     }
     return {
         "RunSummary": _closed_object(_run_summary_properties()),
+        "RunPageItem": _closed_object(
+            {**_run_summary_properties(), "stale": _nullable(_STALE)}
+        ),
         "RunPage": _closed_object(
             {
-                "runs": {"type": "array", "items": _ref("RunSummary")},
+                "runs": {"type": "array", "items": _ref("RunPageItem")},
                 "total": _INTEGER,
                 "next_offset": _nullable(_INTEGER),
             }

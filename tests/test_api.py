@@ -352,12 +352,53 @@ def test_stale_runs_without_pinned_clock(tmp_path):
     assert jobs["ingest_orders"]["stale"] is None
     detail = client.get("/api/runs/feature_store_sync-20261204T153000-1").json()
     assert detail["stale"]["since"] == "2026-12-04T15:38:11.000Z"
+    page = client.get("/api/runs", params={"status": "running"}).json()
+    stale = {run["run_id"]: run["stale"] for run in page["runs"]}
+    assert (
+        stale["feature_store_sync-20261204T153000-1"]
+        == jobs["feature_store_sync"]["stale"]
+    )
+    stream_runs = [run_id for run_id in stale if run_id.startswith("live_orders-")]
+    assert len(stream_runs) == 1
+    assert stale[stream_runs[0]] == jobs["live_orders"]["stale"]
+    assert len(stale) == 2
+    finished = client.get("/api/runs", params={"status": "succeeded"}).json()
+    assert {run["stale"] for run in finished["runs"]} == {None}
+
+
+def test_stale_stream_without_snapshot(tmp_path):
+    path = tmp_path / "no-snapshot.sqlite"
+    path.write_bytes(FIXTURE_DB.read_bytes())
+    connection = sqlite3.connect(path)
+    connection.execute(
+        "UPDATE run_records SET extras_json = json_remove(extras_json, '$.snapshot_at')"
+        " WHERE pipeline = 'live_orders' AND status = 'running'"
+    )
+    connection.commit()
+    connection.close()
+    settings = flow_web.Config(
+        run_log_url=str(path), now=flow_web.parse_timestamp("2026-12-04T18:10:00Z")
+    )
+    app = flow_web.build_app(
+        settings, flow_web.open_run_log(settings), flow_web.Catalog()
+    )
+    client = TestClient(app, base_url="http://localhost")
+    page = client.get("/api/runs", params={"pipeline": "live_orders"}).json()
+    running = [run for run in page["runs"] if run["status"] == "running"]
+    assert len(running) == 1
+    assert running[0]["stale"] == {
+        "reason": "it started 2h 36m ago and has recorded no throughput snapshot;"
+        " a live stream records one every 30 s",
+        "since": "2026-12-04T15:33:56.000Z",
+    }
 
 
 def test_not_stale_at_capture_time(client):
     jobs = {e["name"]: e for e in client.get("/api/pipelines").json()["pipelines"]}
     assert jobs["feature_store_sync"]["stale"] is None
     assert jobs["live_orders"]["stale"] is None
+    page = client.get("/api/runs", params={"status": "running"}).json()
+    assert [run["stale"] for run in page["runs"]] == [None, None]
 
 
 def test_non_finite_numbers_in_extras(tmp_path):

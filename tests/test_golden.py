@@ -49,6 +49,7 @@ ADDED_KEYS = {
     },
     "attempt": {"run_id"},
     "run": {"stale"},
+    "run_page_item": {"stale"},
     "actions": {"cancel"},
     "dag_node": {"kind", "workflow"},
 }
@@ -67,6 +68,9 @@ def strip_added(document, path: str):
     elif path == "/api/dag":
         for node in document["nodes"]:
             _drop(node, ADDED_KEYS["dag_node"])
+    elif path.split("?")[0] == "/api/runs":
+        for item in document["runs"]:
+            _drop(item, ADDED_KEYS["run_page_item"])
     elif path.startswith("/api/runs/"):
         for attempt in document.get("attempts", []):
             _drop(attempt, ADDED_KEYS["attempt"])
