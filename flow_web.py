@@ -206,6 +206,10 @@ class NotFound(FlowWebError):
     status = 404
 
 
+class MethodNotAllowed(FlowWebError):
+    status = 405
+
+
 class Conflict(FlowWebError):
     status = 409
 
@@ -865,10 +869,20 @@ def parse_run_log_url(url: str) -> Connector:
     `sqlite:///rel/path.db` (ematix-flow reads this one as absolute too, see
     below), `file:`, a bare path, `postgresql://` and `mysql://` are accepted."""
     text = url.strip()
-    scheme = text.split(":", 1)[0].lower() if "://" in text else ""
-    if scheme in ("", "file"):
-        path = text[len("file://") :] if scheme else text
-        return SQLiteConnector(urllib.parse.unquote(path))
+    # A scheme is followed by "://", except in file:/abs/x.db. A Windows
+    # drive such as C:\ and a file named backup:1.db are paths.
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]+):(//)?", text)
+    scheme = ""
+    if match and (match.group(2) or match.group(1).lower() == "file"):
+        scheme = match.group(1).lower()
+    if scheme == "":
+        return SQLiteConnector(text)
+    if scheme == "file":
+        # file:///abs/x.db and file:/abs/x.db both name /abs/x.db.
+        path = text[len("file:") :]
+        if path.startswith("//"):
+            path = path[2:]
+        return SQLiteConnector(urllib.parse.unquote(_without_query(text, path)))
     if scheme == "sqlite":
         return SQLiteConnector(_sqlite_url_path(text))
     factory = NETWORK_CONNECTORS.get(scheme)
@@ -887,11 +901,23 @@ def parse_run_log_url(url: str) -> Connector:
     )
 
 
+def _without_query(url: str, path: str) -> str:
+    """Return `path` of the SQLite URL `url`, which must have no options."""
+    if "?" not in path:
+        return path
+    options = path.split("?", 1)[1]
+    raise ConfigError(
+        f"RunLog URL {url!r} has options ({options}) that flow-web does not"
+        " read; remove them. flow-web opens the file read-only for its pages"
+        " anyway, and --read-only turns off the actions"
+    )
+
+
 def _sqlite_url_path(url: str) -> str:
     # ematix-flow takes everything after "sqlite://" as the path, so
     # sqlite:///var/x.db is /var/x.db. It also turns sqlite:///./x.db into
     # /./x.db, which flow-web reads as the relative path ./x.db instead.
-    rest = urllib.parse.unquote(url[len("sqlite://") :].split("?", 1)[0])
+    rest = urllib.parse.unquote(_without_query(url, url[len("sqlite://") :]))
     if rest.startswith(("/./", "/../")):
         return rest[1:]
     if re.match(r"^/[A-Za-z]:[/\\]", rest):
@@ -2395,14 +2421,22 @@ def merge_catalogs(catalogs: Sequence[Catalog]) -> Catalog:
 # -- from ematix-flow's registries ---------------------------------------------------
 
 
-def load_module_catalog(modules: Sequence[str]) -> Catalog:
+def load_module_catalog(modules: Sequence[str], serving: bool = True) -> Catalog:
     """Import the user's pipeline modules and read ematix-flow's registries.
-    The current folder goes on sys.path first, as `flow run` does."""
+    The current folder goes on sys.path first, as `flow run` does. `serving`
+    is False for the `catalog` subcommand, whose errors cannot suggest
+    --catalog."""
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         pipeline = importlib.import_module("ematix_flow.pipeline")
     except ImportError as error:
+        if not serving:
+            raise ConfigError(
+                f"the catalog subcommand needs ematix-flow, which is not"
+                f" importable here ({error}); run it with a Python that has your"
+                " pipelines' dependencies and ematix-flow installed"
+            ) from None
         raise ConfigError(
             f"--module needs ematix-flow, which is not importable here ({error});"
             " on a host that has it run `python3 flow-web.pyz catalog --module"
@@ -2410,24 +2444,24 @@ def load_module_catalog(modules: Sequence[str]) -> Catalog:
             " --catalog catalog.json"
         ) from None
     for name in modules:
-        _import_user_module(name)
+        _import_user_module(name, ", or use --catalog" if serving else "")
     return _catalog_from_registries(pipeline, _streaming_registry())
 
 
-def _import_user_module(name: str) -> None:
+def _import_user_module(name: str, alternative: str) -> None:
     try:
         importlib.import_module(name)
     except SystemExit as error:
         raise ConfigError(
             f"importing pipeline module {name!r} failed: it called"
             f" sys.exit({error.code!r}); check that it imports with `python3 -c"
-            f" 'import {name}'` in this folder, or use --catalog"
+            f" 'import {name}'` in this folder{alternative}"
         ) from None
     except Exception as error:  # any failure of user code is a start-up error
         raise ConfigError(
             f"importing pipeline module {name!r} failed: {type(error).__name__}:"
             f" {error}; check that it imports with `python3 -c 'import {name}'` in"
-            " this folder, or use --catalog"
+            f" this folder{alternative}"
         ) from None
 
 
@@ -5124,6 +5158,13 @@ class RunLogApi:
             self.config.clock(),
         )
 
+    def run_exists(self, run_id: str) -> bool:
+        try:
+            self._find_run(run_id)
+        except NotFound:
+            return False
+        return True
+
     def _find_run(self, run_id: str) -> RunRecord:
         synthetic = run_id.startswith(
             (SYNTHETIC_RUN_LOG_PREFIX, SYNTHETIC_CLAIM_PREFIX)
@@ -5737,6 +5778,11 @@ def select_jobs(workflow: str, members: Sequence[str], jobs: Any) -> list:
             f" ({', '.join(members)}) or leave jobs out to run them all"
         )
     unknown = [name for name in jobs if name not in members]
+    if len(unknown) == 1:
+        raise BadRequest(
+            f"job {unknown[0]} is not in workflow {workflow}; its jobs are"
+            f" {', '.join(members)}"
+        )
     if unknown:
         raise BadRequest(
             f"jobs {', '.join(unknown)} are not in workflow {workflow}; its jobs are"
@@ -6392,7 +6438,15 @@ def build_action_routes(actions: RunActions) -> list:
     ]
 
 
-def query_int(request: Request, name: str, default: int, minimum: int) -> int:
+def query_int(
+    request: Request,
+    name: str,
+    default: int,
+    minimum: int,
+    cap: Optional[int] = None,
+) -> int:
+    """Return the whole-number query parameter `name`, or `default`. Values
+    above `cap`, when given, become `cap`."""
     text = request.query_params.get(name)
     if text is None or text == "":
         return default
@@ -6403,6 +6457,8 @@ def query_int(request: Request, name: str, default: int, minimum: int) -> int:
     value = int(text)
     if value < minimum:
         raise BadRequest(f"{name}={value} is below the minimum {minimum}")
+    if cap is not None and value > cap:
+        return cap
     if value > MAX_QUERY_INTEGER:
         raise BadRequest(f"{name}={value} is above the maximum {MAX_QUERY_INTEGER}")
     return value
@@ -6419,12 +6475,15 @@ def query_choice(
 
 def runs_query(request: Request) -> dict:
     """Validated parameters of GET /api/runs."""
-    limit = query_int(request, "limit", RUNS_DEFAULT_LIMIT, minimum=0)
+    # Very large pages, however large the number, are cut to the maximum.
+    limit = query_int(
+        request, "limit", RUNS_DEFAULT_LIMIT, minimum=0, cap=RUNS_MAX_LIMIT
+    )
     return {
         "pipeline": request.query_params.get("pipeline") or None,
         "status": query_choice(request, "status", RUN_STATUSES, None),
-        # ematix-flow reads limit=0 as 1; very large pages are cut to the maximum.
-        "limit": min(max(limit, 1), RUNS_MAX_LIMIT),
+        # ematix-flow reads limit=0 as 1.
+        "limit": max(limit, 1),
         "offset": query_int(request, "offset", 0, minimum=0),
         "sort": query_choice(request, "sort", RUN_SORTS, "started"),
         "descending": query_choice(request, "order", ("asc", "desc"), "desc") == "desc",
@@ -7075,7 +7134,15 @@ def build_routes(api: RunLogApi, config: Config) -> list:
 
     @api_endpoint
     def run(request: Request) -> Any:
-        return api.run_document(request.path_params["run_id"])
+        run_id = request.path_params["run_id"]
+        # GET /api/runs/<id>/rerun matches this route, not the POST one.
+        action = re.fullmatch(r"(.+)/(restart|rerun|pause|resume|cancel)", run_id)
+        if action and not api.run_exists(run_id):
+            raise MethodNotAllowed(
+                f"method {request.method} is not allowed on {request.url.path};"
+                f" the {action.group(2)} action needs POST"
+            )
+        return api.run_document(run_id)
 
     @api_endpoint
     def pipelines(request: Request) -> Any:
@@ -7763,6 +7830,11 @@ def config_from_args(
             raise ConfigError(f"--now {args.now!r} is not an ISO 8601 time")
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a TCP port (0-65535)")
+    if args.late_grace_s < 0:
+        raise ConfigError(
+            f"--late-after {args.late_grace_s} is negative; give the grace period"
+            f" in seconds, e.g. --late-after {LATE_GRACE_S}"
+        )
     token = args.token if args.token is not None else environ.get(ENV_TOKEN)
     if token is not None and not token.strip():
         raise ConfigError(
@@ -7982,7 +8054,7 @@ def install_stop_handlers() -> None:
 
 def catalog_command(argv: Sequence[str]) -> int:
     args = build_catalog_parser().parse_args(argv)
-    catalog = load_module_catalog(args.module)
+    catalog = load_module_catalog(args.module, serving=False)
     text = json.dumps(catalog_to_json(catalog), indent=2) + "\n"
     if args.output is None:
         sys.stdout.write(text)

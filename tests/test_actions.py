@@ -585,8 +585,14 @@ BAD_BODIES = [
     (
         "/api/workflows/data_quality_gate/run-now",
         {"jobs": ["ingest_orders"]},
-        "jobs ingest_orders are not in workflow data_quality_gate; its jobs are"
+        "job ingest_orders is not in workflow data_quality_gate; its jobs are"
         " dq_check_orders, dq_publish_report",
+    ),
+    (
+        "/api/workflows/data_quality_gate/run-now",
+        {"jobs": ["ingest_orders", "dq_check_orders", "nope"]},
+        "jobs ingest_orders, nope are not in workflow data_quality_gate; its jobs"
+        " are dq_check_orders, dq_publish_report",
     ),
     (
         "/api/jobs/backfill_complete/run-now",
@@ -654,8 +660,11 @@ def test_rejections_write_nothing(shared, shared_db):
 def test_get_on_action_path_is_not_an_action(shared):
     status, document, _ = shared.get(f"/api/runs/{FAILED_RUN}/restart")
 
-    assert status == 404
-    assert document == {"detail": f"run {FAILED_RUN}/restart not found"}
+    assert status == 405
+    assert document == {
+        "detail": f"method GET is not allowed on /api/runs/{FAILED_RUN}/restart;"
+        " the restart action needs POST"
+    }
 
 
 def test_run_now_without_catalog_is_404(pyz, fixture_db):

@@ -421,3 +421,14 @@ def test_non_finite_numbers_in_extras(tmp_path):
     assert stats == {"rows_consumed_per_sec": None, "avg_batch_cycle_ms": None}
     detail = client.get("/api/runs/live_orders-stream-20261204T153356Z-773c23f0")
     assert detail.status_code == 200
+
+
+@pytest.mark.parametrize("action", ["restart", "rerun", "pause", "resume", "cancel"])
+def test_get_on_action_route(client, action):
+    path = f"/api/runs/build_sales_mart-20261204T071535-1/{action}"
+    response = client.get(path)
+
+    assert response.status_code == 405
+    assert response.json() == {
+        "detail": f"method GET is not allowed on {path}; the {action} action needs POST"
+    }

@@ -471,3 +471,51 @@ def test_old_python_is_refused(pyz, python):
     assert line.startswith(
         "flow-web: error: flow-web needs CPython 3.9 or newer, not 3."
     )
+
+
+def test_negative_late_after(pyz, fixture_db):
+    result = run_pyz_to_exit(
+        pyz, "--run-log-url", str(fixture_db), "--late-after", "-5"
+    )
+    assert one_line_error(result) == (
+        "flow-web: error: --late-after -5 is negative; give the grace period in"
+        " seconds, e.g. --late-after 900"
+    )
+
+
+@pytest.mark.parametrize("scheme", ["sqlite:///", "file:"])
+def test_sqlite_url_with_options(pyz, fixture_db, scheme):
+    url = f"{scheme}{fixture_db}?mode=ro"
+    line = one_line_error(run_pyz_to_exit(pyz, "--run-log-url", url))
+    assert line == (
+        f"flow-web: error: RunLog URL {url!r} has options (mode=ro) that flow-web"
+        " does not read; remove them. flow-web opens the file read-only for its"
+        " pages anyway, and --read-only turns off the actions"
+    )
+
+
+@pytest.mark.parametrize("prefix", ["file:", "file://"])
+def test_file_url(pyz, fixture_db, prefix):
+    with run_pyz(pyz, "--run-log-url", f"{prefix}{fixture_db}") as server:
+        status, body, _ = server.get("/api/runs?limit=1")
+    assert status == 200
+    assert body["total"] == 551
+
+
+def test_catalog_subcommand_module_fails(pyz, tmp_path):
+    (tmp_path / "broken_pipelines.py").write_text("raise RuntimeError('boom')\n")
+    result = run_pyz_to_exit(
+        pyz,
+        "catalog",
+        "--module",
+        "broken_pipelines",
+        "-o",
+        str(tmp_path / "catalog.json"),
+        env={"PYTHONPATH": str(tmp_path)},
+    )
+    assert one_line_error(result) == (
+        "flow-web: error: importing pipeline module 'broken_pipelines' failed:"
+        " RuntimeError: boom; check that it imports with `python3 -c 'import"
+        " broken_pipelines'` in this folder"
+    )
+    assert not (tmp_path / "catalog.json").exists()

@@ -53,6 +53,14 @@ def test_runs_rejects_odd_integers(client, query, detail):
     assert response.json() == {"detail": detail}
 
 
+def test_huge_limit_is_cut_to_maximum(client):
+    response = client.get("/api/runs?limit=99999999999999999999999")
+
+    assert response.status_code == 200
+    assert len(response.json()["runs"]) == response.json()["total"]
+    assert response.json()["next_offset"] is None
+
+
 def test_largest_offset_is_empty_page(client):
     response = client.get("/api/runs?offset=9223372036854775807")
 
@@ -86,7 +94,7 @@ def test_lone_surrogate_in_body_is_400(fixture_db):
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {
-        "detail": "jobs \ufffd are not in workflow nightly; its jobs are extract"
+        "detail": "job \ufffd is not in workflow nightly; its jobs are extract"
     }
 
 
