@@ -67,6 +67,7 @@ import anyio.to_thread
 from croniter import croniter
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -6238,6 +6239,23 @@ def error_response(status: int, detail: str) -> Response:
     )
 
 
+class AnyTextConvertor(Convertor):
+    """A path parameter that may contain any character, line breaks too:
+    Starlette's `path` stops at a line break, and ematix-flow takes job names,
+    and so run ids, as they come."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anytext", AnyTextConvertor())
+
+
 def api_endpoint(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
     """Wrap a handler that returns a JSON document, a Rendered one or a
     Future of one (see DocumentCache). The handler runs in a worker thread,
@@ -6428,13 +6446,13 @@ def build_action_routes(actions: RunActions) -> list:
         return Route(path, endpoint, methods=["POST"])
 
     return [
-        post("/api/runs/{run_id:path}/restart", "restart", restart),
-        post("/api/runs/{run_id:path}/rerun", "rerun", rerun),
-        post("/api/runs/{run_id:path}/pause", "pause", pause),
-        post("/api/runs/{run_id:path}/resume", "resume", resume),
-        post("/api/runs/{run_id:path}/cancel", "cancel", cancel),
-        post("/api/workflows/{workflow:path}/run-now", "run-now", workflow_run_now),
-        post("/api/jobs/{job:path}/run-now", "run-now", job_run_now),
+        post("/api/runs/{run_id:anytext}/restart", "restart", restart),
+        post("/api/runs/{run_id:anytext}/rerun", "rerun", rerun),
+        post("/api/runs/{run_id:anytext}/pause", "pause", pause),
+        post("/api/runs/{run_id:anytext}/resume", "resume", resume),
+        post("/api/runs/{run_id:anytext}/cancel", "cancel", cancel),
+        post("/api/workflows/{workflow:anytext}/run-now", "run-now", workflow_run_now),
+        post("/api/jobs/{job:anytext}/run-now", "run-now", job_run_now),
     ]
 
 
@@ -7193,7 +7211,7 @@ def build_routes(api: RunLogApi, config: Config) -> list:
         Route("/api/openapi.json", openapi),
         Route("/api/me", me),
         Route("/api/runs", runs),
-        Route("/api/runs/{run_id:path}", run),
+        Route("/api/runs/{run_id:anytext}", run),
         Route("/api/pipelines", pipelines),
         Route("/api/workflows", workflows),
         Route("/api/dag", dag),

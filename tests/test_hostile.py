@@ -9,7 +9,7 @@ import sqlite3
 from urllib.parse import quote
 
 import pytest
-from conftest import CAPTURED_AT, CHROMIUM, CHROMIUM_ARGS, run_pyz
+from conftest import CAPTURED_AT, CHROMIUM, CHROMIUM_ARGS, FIXTURE_DB, run_pyz
 from playwright import sync_api
 from starlette.testclient import TestClient
 
@@ -379,3 +379,30 @@ def test_hostile_view_shows_text(browser, hostile_server, route):
     assert events.console_errors == []
     assert events.page_errors == []
     assert page_width <= view_width
+
+
+@pytest.mark.parametrize("run_id", ["nl\nonly-1", "trailing-nl\n", "cr\r\nlf-1"])
+def test_run_id_with_line_breaks(tmp_path, run_id):
+    path = tmp_path / "line-breaks.sqlite"
+    path.write_bytes(FIXTURE_DB.read_bytes())
+    connection = sqlite3.connect(path)
+    connection.execute(
+        "INSERT INTO run_records SELECT ?, pipeline, status, started_at, finished_at,"
+        " attempt, failed_step, failed_watermark, error_summary, kind, extras_json"
+        " FROM run_records WHERE run_id = 'build_sales_mart-20261204T071535-1'",
+        (run_id,),
+    )
+    connection.commit()
+    connection.close()
+    client = make_client(path)
+
+    detail = client.get("/api/runs/" + quote(run_id, safe=""))
+    rerun = client.post(
+        "/api/runs/" + quote(run_id, safe="") + "/rerun", headers=PAGE_HEADERS
+    )
+
+    assert detail.status_code == 200
+    assert detail.json()["run_id"] == run_id
+    assert rerun.status_code == 200
+    written = client.get("/api/runs/" + rerun.json()["new_run_id"]).json()
+    assert written["extras"]["prior_run_id"] == run_id
