@@ -4723,6 +4723,22 @@ def format_duration(millis: Optional[float]) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+_DOTTED_IDENTIFIER_RE = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+)
+
+
+def _qualified_name_parts(name: str) -> tuple:
+    """Split a job name such as `sales.load_orders` into its prefix and leaf
+    name, for a graph node's label. A name whose part before the last dot is
+    not a dotted identifier, such as `a/b/../c`, stays whole, so that the
+    label hides no part of it."""
+    prefix, _, leaf = name.rpartition(".")
+    if leaf and _DOTTED_IDENTIFIER_RE.fullmatch(prefix):
+        return prefix, leaf
+    return "", name
+
+
 def node_labels(lines: Sequence[str]) -> list:
     """Cut each line of a graph node to NODE_LABEL_MAX_CHARS, ending a cut
     one with an ellipsis."""
@@ -5512,7 +5528,7 @@ class RunLogApi:
             latest = next((r for r in recent if r.status != "requested"), None)
             status = latest.status if latest else "never run"
             duration = latest.duration_ms if latest else None
-            prefix, _, leaf = name.rpartition(".")
+            prefix, leaf = _qualified_name_parts(name)
             subtitle = node["workflow"] or prefix or node["schedule"]
             lines = [
                 leaf,

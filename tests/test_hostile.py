@@ -284,13 +284,13 @@ def test_hostile_names_in_urls(hostile_server, kind):
 VIEWPORT = {"width": 1280, "height": 800}
 ALL_NAMES = [*HOSTILE_TEXTS.values(), INVALID_READ, "typed"]
 # The text each view shows, and for graph views the names of the drawn nodes
-# (a node shows only the part of a name after its last dot, and at most
-# NODE_LABEL_MAX_CHARS characters of it).
+# (a node shows at most NODE_LABEL_MAX_CHARS characters of a name, and of a
+# name like pkg.job only the part after the last dot).
 VIEW_TEXTS = {
     "#/workflows": ALL_NAMES,
     "#/jobs": ALL_NAMES,
     "#/runs": ALL_NAMES,
-    "#/dag": [SCRIPT.rpartition(".")[2], CONTROL, LONG[:40]],
+    "#/dag": [SCRIPT, CONTROL, LONG[:40]],
     **{f"#/runs/hostile-{kind}-2": [text] for kind, text in HOSTILE_TEXTS.items()},
     "#/runs/hostile-invalid-2": [INVALID_READ],
     **{f"#/dag/{quote(text)}": [] for text in HOSTILE_TEXTS.values()},

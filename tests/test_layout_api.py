@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import run_pyz
+
+import flow_web
 
 
 def names_of(layout: dict) -> list:
@@ -120,3 +123,18 @@ def test_large_focus_gets_stubs(pyz, fixture_db, tmp_path):
         "step_101",
         "step_102",
     ]
+
+
+@pytest.mark.parametrize(
+    "name, parts",
+    [
+        ("sales.load_orders", ("sales", "load_orders")),
+        ("pkg.mod.job", ("pkg.mod", "job")),
+        ("plain_job", ("", "plain_job")),
+        ("a/b/../c?d=1#frag", ("", "a/b/../c?d=1#frag")),
+        ("rtl\u202eTXT.exe\u202c_job", ("", "rtl\u202eTXT.exe\u202c_job")),
+        ("trailing.", ("", "trailing.")),
+    ],
+)
+def test_node_label_splits_dotted_names(name, parts):
+    assert flow_web._qualified_name_parts(name) == parts
