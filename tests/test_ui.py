@@ -331,7 +331,7 @@ def test_workflow_own_request_pill(page, fixture_server):
     open_view(page, fixture_server, "#/workflows")
     card = page.locator('.card[data-workflow="data_quality_gate"]')
     own = card.locator(".card-row a.own-request")
-    assert normalised_text(own) == "run now requested"
+    assert normalised_text(own) == "1 requested"
     assert own.get_attribute("href") == f"#/runs/{NEWEST_RUN}"
     pill = own.locator(".pill[data-status]")
     assert pill.get_attribute("data-status") == "requested"
@@ -339,6 +339,28 @@ def test_workflow_own_request_pill(page, fixture_server):
     pills = [normalised_text(p) for p in single.locator(".card-row .pill").all()]
     assert pills == ["1 succeeded", "1 requested"]
     assert single.locator(".own-request").count() == 0
+
+
+def test_workflow_requested_pills_one_form(page, fixture_server):
+    open_view(page, fixture_server, "#/workflows")
+    pills = page.locator('.card[data-workflow] .card-row .pill[data-status="requested"]')
+    texts = {
+        card: normalised_text(
+            page.locator(f'.card[data-workflow="{card}"] .pill[data-status="requested"]')
+        )
+        for card in ("data_quality_gate", "warehouse_etl", "backfill_complete")
+    }
+    assert texts == {
+        "data_quality_gate": "1 requested",
+        "warehouse_etl": "1 requested",
+        "backfill_complete": "1 requested",
+    }
+    assert pills.count() == 3
+    dq_pills = page.locator('.card[data-workflow="data_quality_gate"] .card-row .pill')
+    assert [normalised_text(pill) for pill in dq_pills.all()] == [
+        "2 succeeded",
+        "1 requested",
+    ]
 
 
 def test_workflow_chart_arrows(page, fixture_server):
@@ -381,6 +403,53 @@ def test_workflow_node_opens_dag(page, fixture_server):
     svg.locator('.graph-node[data-name="publish_metrics"]').click()
     wait_rendered_after(page, before)
     assert page.url.endswith("#/dag/publish_metrics")
+
+
+def test_workflow_title_opens_workflow_dag(page, fixture_server):
+    _, workflows, _ = fixture_server.get("/api/workflows")
+    warehouse = next(w for w in workflows["workflows"] if w["name"] == "warehouse_etl")
+    assert len(warehouse["jobs"]) == 4
+    assert len(warehouse["edges"]) == 3
+    open_view(page, fixture_server, "#/workflows")
+    card = page.locator('.card[data-workflow="warehouse_etl"]')
+    link = card.get_by_role("link", name="Focused DAG →")
+    assert link.get_attribute("href") == "#/dag?workflow=warehouse_etl"
+    before = rendered_count(page)
+    card.locator(".card-title").click()
+    wait_rendered_after(page, before)
+    assert page.url.endswith("#/dag?workflow=warehouse_etl")
+    assert dag_node_names(page) == set(warehouse["jobs"])
+    assert "load_dim_customer" in dag_node_names(page)
+    assert page.locator(".dag-canvas .graph-node").count() == 4
+    pairs = sorted(
+        (edge.get_attribute("data-from"), edge.get_attribute("data-to"))
+        for edge in page.locator(".dag-canvas .graph-edge").all()
+    )
+    assert pairs == sorted((edge["from"], edge["to"]) for edge in warehouse["edges"])
+    assert len(pairs) == 3
+    head = page.locator(".page-head")
+    assert normalised_text(head.locator("h1")) == "Workflow: warehouse_etl"
+    assert normalised_text(head.locator(".count")) == "4 jobs · 3 edges"
+    assert head.get_by_role("link", name="Show the full DAG").get_attribute(
+        "href"
+    ) == ("#/dag")
+
+
+def test_workflow_dag_permalink(page, fixture_server):
+    open_view(page, fixture_server, "#/dag?workflow=data_quality_gate", reload=True)
+    assert dag_node_names(page) == {"dq_check_orders", "dq_publish_report"}
+    assert page.locator(".dag-canvas .graph-edge").count() == 1
+    page.get_by_placeholder("Find a job").fill("publish")
+    route = page.evaluate("() => location.hash")
+    assert route == "#/dag?q=publish&workflow=data_quality_gate"
+    dimmed = page.locator(".dag-canvas .graph-node.node-dim")
+    assert dimmed.evaluate_all("(nodes) => nodes.map((n) => n.dataset.name)") == [
+        "dq_check_orders"
+    ]
+    before = rendered_count(page)
+    page.locator('.dag-canvas .graph-node[data-name="dq_publish_report"]').click()
+    wait_rendered_after(page, before)
+    assert page.url.endswith("#/dag/dq_publish_report")
 
 
 # ---- Jobs --------------------------------------------------------------------
@@ -493,6 +562,30 @@ def test_jobs_sort_buttons(page, fixture_server):
     )
 
 
+def test_jobs_catalog_pill_with_catalog(page, fixture_server):
+    _, me, _ = fixture_server.get("/api/me")
+    assert me["catalog"] == ["modules"]
+    open_view(page, fixture_server, "#/jobs")
+    pills = page.locator(".card[data-job] .pill-kind").filter(has_text="not in catalog")
+    assert pills.count() == 1
+    card = pills.evaluate("(pill) => pill.closest('.card').dataset.job")
+    assert card == "legacy_export"
+
+
+def test_jobs_catalog_pill_without_catalog(page, pyz, tmp_path):
+    copy = tmp_path / "runlog-demo.sqlite"
+    shutil.copyfile(FIXTURE_DB, copy)
+    with run_pyz(
+        pyz, "--run-log-url", f"sqlite:///{copy}", "--now", CAPTURED_AT
+    ) as server:
+        _, me, _ = server.get("/api/me")
+        assert me["catalog"] == []
+        open_view(page, server, "#/jobs")
+        assert page.locator(".card[data-job]").count() == 15
+        pills = page.locator(".card[data-job] .pill-kind").filter(has_text="not in catalog")
+        assert pills.count() == 0
+
+
 def test_jobs_bar_opens_run(page, fixture_server):
     open_view(page, fixture_server, "#/jobs")
     before = rendered_count(page)
@@ -573,6 +666,52 @@ def test_runs_row_opens_detail(page, fixture_server):
     page.locator(f'.run-row[data-run-id="{FAILED_BATCH_RUN}"] .cell').nth(1).click()
     wait_rendered_after(page, before)
     assert page.url.endswith("#/runs/" + FAILED_BATCH_RUN)
+
+
+def test_runs_offset_past_end(page, fixture_server):
+    open_view(page, fixture_server, "#/runs?offset=99999", reload=True)
+    _, runs, _ = fixture_server.get("/api/runs?limit=1")
+    total = runs["total"]
+    assert total == 551
+    empty = page.locator("#runs-body .past-end")
+    assert normalised_text(empty.locator("p").first) == (
+        "No runs on this page (551 in all)"
+    )
+    assert page.locator(".pager .range").count() == 0
+    assert page.locator(".runs-table").count() == 0
+    before = rendered_count(page)
+    empty.get_by_role("button", name="« First page").click()
+    wait_rendered_after(page, before)
+    assert page.evaluate("() => location.hash") == "#/runs"
+    assert normalised_text(page.locator(".pager .range")) == "1–50 of 551"
+
+
+def test_run_ids_stay_on_one_line(browser, fixture_server):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, timezone_id="UTC"
+    )
+    page = context.new_page()
+    try:
+        open_view(page, fixture_server, "#/runs")
+        rows = page.locator(".runs-table .runs-group .run-row").all()
+        assert len(rows) == 50
+        for row in rows:
+            run_id = row.get_attribute("data-run-id")
+            cells = row.locator(".cell")
+            # The attempt cell contains one short line in the same font.
+            one_line = cells.nth(4).bounding_box()["height"]
+            assert cells.nth(5).bounding_box()["height"] == one_line, run_id
+            link = cells.nth(5).locator("a")
+            assert link.get_attribute("title") == "\u2068" + run_id + "\u2069"
+            assert computed(link, "whiteSpace") == "nowrap"
+        open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
+        facts = page.locator(".facts")
+        run_id = facts.locator("div").filter(has_text="Run ID").locator("dd")
+        attempt = facts.locator("div").filter(has_text="Attempt").locator("dd")
+        assert normalised_text(run_id) == FAILED_BATCH_RUN
+        assert run_id.bounding_box()["height"] == attempt.bounding_box()["height"]
+    finally:
+        context.close()
 
 
 def test_status_pills_distinct(page, fixture_server):
@@ -1092,7 +1231,7 @@ def test_stale_runs_flagged(page, pyz, tmp_path):
         claimed = page.locator('.card[data-job="feature_store_sync"] [data-stale]')
         assert normalised_text(claimed) == (
             "⚠ Possibly dead: its claim by scheduler-demo-host-1 expired at"
-            " 2026-12-04T15:38:11.000Z"
+            " 2026-12-04 15:38:11 UTC"
         )
         assert page.locator(".card[data-job] [data-stale]").count() == 2
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -1126,6 +1265,131 @@ def test_live_runs_not_flagged(page, fixture_server):
     assert throughput.get_attribute("class") == "num throughput"
     open_view(page, fixture_server, f"#/runs/{LIVE_STREAM_RUN}")
     assert page.locator("[data-stale]").count() == 0
+
+
+STALE_BATCH_RUN = "feature_store_sync-20261204T153000-1"
+CLAIM_EXPIRED = "its claim by scheduler-demo-host-1 expired at "
+
+
+def serve_fixture_later(pyz, folder: Path):
+    """The fixture at LATER, when live_orders and feature_store_sync look dead."""
+    copy = folder / "runlog-demo.sqlite"
+    shutil.copyfile(FIXTURE_DB, copy)
+    return run_pyz(
+        pyz,
+        "--run-log-url",
+        f"sqlite:///{copy}",
+        "--module",
+        "demo_pipelines",
+        "--now",
+        LATER,
+        env={"PYTHONPATH": str(FIXTURES)},
+    )
+
+
+def test_workflow_cards_count_dead_jobs(page, pyz, tmp_path):
+    with serve_fixture_later(pyz, tmp_path) as server:
+        _, pipelines, _ = server.get("/api/pipelines")
+        stale = {job["name"] for job in pipelines["pipelines"] if job.get("stale")}
+        assert stale == {"live_orders", "feature_store_sync"}
+        open_view(page, server, "#/workflows")
+        for workflow in ("realtime_orders", "feature_store_sync"):
+            card = page.locator(f'.card[data-workflow="{workflow}"]')
+            pills = [normalised_text(pill) for pill in card.locator(".card-row .pill").all()]
+            assert pills[:2] == ["1 running", "⚠ 1 possibly dead"], workflow
+            dead = card.locator(".stale-count")
+            assert dead.get_attribute("data-stale-count") == "1", workflow
+            assert computed(dead, "color") == css_colour(page, "--danger"), workflow
+        pill = page.locator('.card[data-workflow="feature_store_sync"] .stale-count')
+        assert pill.get_attribute("title") == (
+            "Possibly dead: \u2068feature_store_sync\u2069: \u2068"
+            + CLAIM_EXPIRED
+            + "2026-12-04 15:38:11 UTC\u2069"
+        )
+        assert page.locator(".card[data-workflow] .stale-count").count() == 2
+
+
+def test_workflow_cards_no_dead_pill_when_live(page, fixture_server):
+    open_view(page, fixture_server, "#/workflows")
+    assert page.locator(".card[data-workflow] .stale-count").count() == 0
+
+
+@pytest.mark.xfail(strict=True, reason="needs stale in /api/runs items")
+def test_runs_mark_dead_rows(page, pyz, tmp_path):
+    with serve_fixture_later(pyz, tmp_path) as server:
+        open_view(page, server, "#/runs?status=running")
+        for run_id in (LIVE_STREAM_RUN, STALE_BATCH_RUN):
+            row = page.locator(f'.run-row[data-run-id="{run_id}"]')
+            marker = row.locator(".cell").first.locator(".stale-marker")
+            assert normalised_text(marker) == "⚠ possibly dead", run_id
+        marker = page.locator(f'.run-row[data-run-id="{STALE_BATCH_RUN}"] .stale-marker')
+        assert marker.get_attribute("title") == (
+            "Possibly dead: \u2068" + CLAIM_EXPIRED + "2026-12-04 15:38:11 UTC\u2069"
+        )
+        assert page.locator(".run-row .stale-marker").count() == 2
+
+
+def add_stale_to_runs(page, stale_by_run: dict) -> None:
+    """Serve /api/runs pages with `stale` set on the given runs and left out
+    of the others, as a server without the field does."""
+
+    def answer(route):
+        document = route.fetch().json()
+        for run in document["runs"]:
+            if run["run_id"] in stale_by_run:
+                run["stale"] = stale_by_run[run["run_id"]]
+        route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(document)
+        )
+
+    page.route("**/api/runs?*", answer)
+
+
+def test_runs_dead_marker_from_field(page, fixture_server):
+    stale = {
+        "reason": CLAIM_EXPIRED + "2026-12-04T15:38:11.000Z",
+        "since": "2026-12-04T15:38:11.000Z",
+    }
+    add_stale_to_runs(page, {STALE_BATCH_RUN: stale, LIVE_STREAM_RUN: None})
+    open_view(page, fixture_server, "#/runs?status=running")
+    row = page.locator(f'.run-row[data-run-id="{STALE_BATCH_RUN}"]')
+    status = row.locator(".cell").first
+    assert normalised_text(status) == "running ⚠ possibly dead"
+    marker = status.locator(".stale-marker")
+    assert marker.get_attribute("title") == (
+        "Possibly dead: \u2068" + CLAIM_EXPIRED + "2026-12-04 15:38:11 UTC\u2069"
+    )
+    assert computed(marker, "color") == css_colour(page, "--danger")
+    assert page.locator(".run-row .stale-marker").count() == 1
+    live = page.locator(f'.run-row[data-run-id="{LIVE_STREAM_RUN}"] .cell').first
+    assert normalised_text(live) == "running"
+    assert page.evaluate(CONTRAST_SCRIPT) == []
+
+
+def test_stale_reason_in_local_time(browser, pyz, tmp_path):
+    context = browser.new_context(viewport=VIEWPORT, timezone_id="Asia/Kolkata")
+    page = context.new_page()
+    try:
+        with serve_fixture_later(pyz, tmp_path) as server:
+            open_view(page, server, "#/jobs")
+            chip = page.locator('.card[data-job="feature_store_sync"] [data-stale]')
+            assert normalised_text(chip) == (
+                "⚠ Possibly dead: " + CLAIM_EXPIRED + "2026-12-04 15:38:11 UTC"
+            )
+            before = rendered_count(page)
+            page.locator("#zone-toggle").click()
+            wait_rendered_after(page, before)
+            assert normalised_text(chip) == (
+                "⚠ Possibly dead: " + CLAIM_EXPIRED + "2026-12-04 21:08:11 GMT+5:30"
+            )
+            open_view(page, server, f"#/runs/{STALE_BATCH_RUN}")
+            chip = page.locator(".detail-head [data-stale]")
+            assert normalised_text(chip) == (
+                "⚠ Possibly dead: " + CLAIM_EXPIRED + "2026-12-04 21:08:11 GMT+5:30"
+            )
+            assert chip.get_attribute("title") == "Since 2026-12-04 21:08:11 GMT+5:30"
+    finally:
+        context.close()
 
 
 def test_cancel_queued_restart_end_to_end(page, pyz, tmp_path):
@@ -1296,6 +1560,11 @@ def test_read_only_hides_actions(page, pyz, tmp_path):
         assert page.locator(".facts").is_visible()
         assert page.locator(".queued-notice .queued-text").count() == 1
         assert page.locator(".queued-notice button").count() == 0
+        assert normalised_text(page.locator(".queued-notice .queued-text")) == (
+            "A restart from step transform_partition_1 of this run is already"
+            " queued: req-e4123ce34ed14a89ab0aac7e307d78f1 (requested"
+            " 2026-12-04 15:35:00 UTC)."
+        )
 
 
 # ---- Shell: theme, time zone, keyboard ---------------------------------------
@@ -1387,6 +1656,40 @@ def test_phone_width_no_sideways_scroll(browser, fixture_server):
         for button in page.locator(".sort-group button").all():
             assert button.bounding_box()["height"] < 40, normalised_text(button)
         page.screenshot(path=str(ARTIFACTS / "dark-phone-jobs.png"))
+    finally:
+        context.close()
+
+
+# The rendered size of a task DAG node's text: its font size times the scale
+# at which the SVG is drawn (its on-screen width over its viewBox width).
+TASK_DAG_TEXT_PX = """
+() => {
+  const svg = document.querySelector('.task-dag svg.graph');
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  return [...svg.querySelectorAll('text')].map(
+    (text) => parseFloat(getComputedStyle(text).fontSize) * scale);
+}
+"""
+
+
+def test_phone_task_dag_stays_readable(browser, fixture_server):
+    context = browser.new_context(viewport=PHONE_VIEWPORT, timezone_id="UTC")
+    page = context.new_page()
+    try:
+        open_view(page, fixture_server, f"#/runs/{FAILED_BATCH_RUN}")
+        sizes = page.evaluate(TASK_DAG_TEXT_PX)
+        assert len(sizes) == 12
+        assert min(sizes) >= 10
+        holder = page.locator(".task-dag .graph-inline")
+        assert computed(holder, "overflowX") == "auto"
+        scroll_width, client_width = holder.evaluate(
+            "(node) => [node.scrollWidth, node.clientWidth]"
+        )
+        assert scroll_width > client_width
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= PHONE_VIEWPORT["width"]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dark-phone-run-failed.png"), full_page=True)
     finally:
         context.close()
 
@@ -1689,6 +1992,52 @@ def test_bidi_override_stays_inside(page, pyz, tmp_path):
         card = page.locator(".card[data-job]")
         assert computed(card.locator(".card-title"), "unicodeBidi") == "isolate"
         assert card.locator(".card-title").inner_text() == BIDI_NAME
+
+
+LONG_NAME = "long_" + "x" * 4990 + "_name"
+LONG_RUN = "long-name-1"
+
+
+def test_long_job_name_clamped(page, pyz, tmp_path):
+    assert len(LONG_NAME) == 5000
+    database, server_context = serve_fixture_copy(pyz, tmp_path)
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO run_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                LONG_RUN,
+                LONG_NAME,
+                "failed",
+                "2026-12-04T10:00:00Z",
+                "2026-12-04T10:01:00Z",
+                1,
+                None,
+                None,
+                "boom",
+                "batch",
+                "{}",
+            ),
+        )
+    with server_context as server:
+        open_view(page, server, "#/jobs")
+        card = page.locator(f'.card[data-job="{LONG_NAME}"]')
+        title = card.locator(".card-title")
+        assert title.get_attribute("title") == "\u2068" + LONG_NAME + "\u2069"
+        assert title.inner_text() == LONG_NAME
+        # Two lines of 14 px text.
+        assert title.bounding_box()["height"] < 45
+        assert card.bounding_box()["height"] < 210
+        open_view(page, server, f"#/runs/{LONG_RUN}")
+        heading = page.locator(".detail-head h1")
+        assert heading.get_attribute("title") == "\u2068" + LONG_NAME + "\u2069"
+        # Two lines of 20 px text.
+        assert heading.bounding_box()["height"] < 64
+        assert page.locator(".crumbs").bounding_box()["height"] < 60
+        pipeline = page.locator(".facts div").filter(has_text="Pipeline").locator("dd")
+        assert pipeline.bounding_box()["height"] < 30
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= (
+            VIEWPORT["width"]
+        )
 
 
 def test_long_error_collapsed(page, pyz, tmp_path):
