@@ -343,10 +343,14 @@ def test_workflow_own_request_pill(page, fixture_server):
 
 def test_workflow_requested_pills_one_form(page, fixture_server):
     open_view(page, fixture_server, "#/workflows")
-    pills = page.locator('.card[data-workflow] .card-row .pill[data-status="requested"]')
+    pills = page.locator(
+        '.card[data-workflow] .card-row .pill[data-status="requested"]'
+    )
     texts = {
         card: normalised_text(
-            page.locator(f'.card[data-workflow="{card}"] .pill[data-status="requested"]')
+            page.locator(
+                f'.card[data-workflow="{card}"] .pill[data-status="requested"]'
+            )
         )
         for card in ("data_quality_gate", "warehouse_etl", "backfill_complete")
     }
@@ -430,9 +434,9 @@ def test_workflow_title_opens_workflow_dag(page, fixture_server):
     head = page.locator(".page-head")
     assert normalised_text(head.locator("h1")) == "Workflow: warehouse_etl"
     assert normalised_text(head.locator(".count")) == "4 jobs · 3 edges"
-    assert head.get_by_role("link", name="Show the full DAG").get_attribute(
-        "href"
-    ) == ("#/dag")
+    assert head.get_by_role("link", name="Show the full DAG").get_attribute("href") == (
+        "#/dag"
+    )
 
 
 def test_workflow_dag_permalink(page, fixture_server):
@@ -582,7 +586,9 @@ def test_jobs_catalog_pill_without_catalog(page, pyz, tmp_path):
         assert me["catalog"] == []
         open_view(page, server, "#/jobs")
         assert page.locator(".card[data-job]").count() == 15
-        pills = page.locator(".card[data-job] .pill-kind").filter(has_text="not in catalog")
+        pills = page.locator(".card[data-job] .pill-kind").filter(
+            has_text="not in catalog"
+        )
         assert pills.count() == 0
 
 
@@ -1295,7 +1301,9 @@ def test_workflow_cards_count_dead_jobs(page, pyz, tmp_path):
         open_view(page, server, "#/workflows")
         for workflow in ("realtime_orders", "feature_store_sync"):
             card = page.locator(f'.card[data-workflow="{workflow}"]')
-            pills = [normalised_text(pill) for pill in card.locator(".card-row .pill").all()]
+            pills = [
+                normalised_text(pill) for pill in card.locator(".card-row .pill").all()
+            ]
             assert pills[:2] == ["1 running", "⚠ 1 possibly dead"], workflow
             dead = card.locator(".stale-count")
             assert dead.get_attribute("data-stale-count") == "1", workflow
@@ -1314,7 +1322,6 @@ def test_workflow_cards_no_dead_pill_when_live(page, fixture_server):
     assert page.locator(".card[data-workflow] .stale-count").count() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="needs stale in /api/runs items")
 def test_runs_mark_dead_rows(page, pyz, tmp_path):
     with serve_fixture_later(pyz, tmp_path) as server:
         open_view(page, server, "#/runs?status=running")
@@ -1322,48 +1329,30 @@ def test_runs_mark_dead_rows(page, pyz, tmp_path):
             row = page.locator(f'.run-row[data-run-id="{run_id}"]')
             marker = row.locator(".cell").first.locator(".stale-marker")
             assert normalised_text(marker) == "⚠ possibly dead", run_id
-        marker = page.locator(f'.run-row[data-run-id="{STALE_BATCH_RUN}"] .stale-marker')
+        marker = page.locator(
+            f'.run-row[data-run-id="{STALE_BATCH_RUN}"] .stale-marker'
+        )
         assert marker.get_attribute("title") == (
             "Possibly dead: \u2068" + CLAIM_EXPIRED + "2026-12-04 15:38:11 UTC\u2069"
         )
         assert page.locator(".run-row .stale-marker").count() == 2
 
 
-def add_stale_to_runs(page, stale_by_run: dict) -> None:
-    """Serve /api/runs pages with `stale` set on the given runs and left out
-    of the others, as a server without the field does."""
-
-    def answer(route):
-        document = route.fetch().json()
-        for run in document["runs"]:
-            if run["run_id"] in stale_by_run:
-                run["stale"] = stale_by_run[run["run_id"]]
-        route.fulfill(
-            status=200, content_type="application/json", body=json.dumps(document)
-        )
-
-    page.route("**/api/runs?*", answer)
+def test_runs_dead_marker_style(page, pyz, tmp_path):
+    with serve_fixture_later(pyz, tmp_path) as server:
+        open_view(page, server, "#/runs?status=running")
+        status = page.locator(f'.run-row[data-run-id="{STALE_BATCH_RUN}"] .cell').first
+        assert normalised_text(status) == "running ⚠ possibly dead"
+        marker = status.locator(".stale-marker")
+        assert computed(marker, "color") == css_colour(page, "--danger")
+        assert page.evaluate(CONTRAST_SCRIPT) == []
 
 
-def test_runs_dead_marker_from_field(page, fixture_server):
-    stale = {
-        "reason": CLAIM_EXPIRED + "2026-12-04T15:38:11.000Z",
-        "since": "2026-12-04T15:38:11.000Z",
-    }
-    add_stale_to_runs(page, {STALE_BATCH_RUN: stale, LIVE_STREAM_RUN: None})
+def test_runs_no_dead_marker_when_live(page, fixture_server):
     open_view(page, fixture_server, "#/runs?status=running")
-    row = page.locator(f'.run-row[data-run-id="{STALE_BATCH_RUN}"]')
-    status = row.locator(".cell").first
-    assert normalised_text(status) == "running ⚠ possibly dead"
-    marker = status.locator(".stale-marker")
-    assert marker.get_attribute("title") == (
-        "Possibly dead: \u2068" + CLAIM_EXPIRED + "2026-12-04 15:38:11 UTC\u2069"
-    )
-    assert computed(marker, "color") == css_colour(page, "--danger")
-    assert page.locator(".run-row .stale-marker").count() == 1
     live = page.locator(f'.run-row[data-run-id="{LIVE_STREAM_RUN}"] .cell').first
     assert normalised_text(live) == "running"
-    assert page.evaluate(CONTRAST_SCRIPT) == []
+    assert page.locator(".run-row .stale-marker").count() == 0
 
 
 def test_stale_reason_in_local_time(browser, pyz, tmp_path):
@@ -1689,7 +1678,9 @@ def test_phone_task_dag_stays_readable(browser, fixture_server):
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= PHONE_VIEWPORT["width"]
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "dark-phone-run-failed.png"), full_page=True)
+        page.screenshot(
+            path=str(ARTIFACTS / "dark-phone-run-failed.png"), full_page=True
+        )
     finally:
         context.close()
 
@@ -2035,8 +2026,9 @@ def test_long_job_name_clamped(page, pyz, tmp_path):
         assert page.locator(".crumbs").bounding_box()["height"] < 60
         pipeline = page.locator(".facts div").filter(has_text="Pipeline").locator("dd")
         assert pipeline.bounding_box()["height"] < 30
-        assert page.evaluate("() => document.documentElement.scrollWidth") <= (
-            VIEWPORT["width"]
+        assert (
+            page.evaluate("() => document.documentElement.scrollWidth")
+            <= (VIEWPORT["width"])
         )
 
 
