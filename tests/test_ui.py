@@ -716,6 +716,10 @@ def test_run_ids_stay_on_one_line(browser, fixture_server):
         attempt = facts.locator("div").filter(has_text="Attempt").locator("dd")
         assert normalised_text(run_id) == FAILED_BATCH_RUN
         assert run_id.bounding_box()["height"] == attempt.bounding_box()["height"]
+        # The whole id shows, with no ellipsis.
+        assert run_id.locator(".mono").evaluate(
+            "(span) => span.scrollWidth <= span.clientWidth"
+        )
     finally:
         context.close()
 
