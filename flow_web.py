@@ -4615,6 +4615,8 @@ STREAMING_STATS_KEYS = (
     "stats_5m",
 )
 DOCUMENT_TIME_BUCKET_S = 5
+# Run detail documents kept, the most recently read.
+RUN_DOCUMENTS_KEPT = 256
 # How often a page of run_records rows is rebuilt for its `stale` warnings.
 RUN_PAGE_TIME_BUCKET_S = 60
 # A running stream whose newest throughput snapshot is older than this looks
@@ -5051,6 +5053,8 @@ class RunLogApi:
         self._warned_no_history = False
         self._layouts: dict = {}
         self._layout_lock = threading.Lock()
+        self._run_documents: collections.OrderedDict = collections.OrderedDict()
+        self._run_documents_lock = threading.Lock()
 
     def cached_document(
         self,
@@ -5129,11 +5133,28 @@ class RunLogApi:
             records.sort(key=_synthetic_sort_key(sort), reverse=descending)
         return records[offset : offset + limit], len(records)
 
-    def run_document(self, run_id: str) -> Any:
-        """Return the rendered `run()` document. It changes with the clock
-        while the run is running (its stale warning) or made up from a
-        claim."""
-        return self.cached_document(("run", run_id), lambda: self.run(run_id))
+    def run_document(self, run_id: str) -> Rendered:
+        """Return the rendered `run()` document, built in the calling worker
+        thread: one run is a few indexed reads, so it does not wait in the
+        build threads' queue behind a slow page. It is kept until the RunLog
+        changes or the time bucket passes (its stale warning follows the
+        clock)."""
+        # Read before the fingerprint, as in cached_document.
+        writes = self.store.committed_writes()
+        bucket = int(self.config.clock().timestamp() // DOCUMENT_TIME_BUCKET_S)
+        version = (writes, self.store.fingerprint(), bucket)
+        with self._run_documents_lock:
+            cached = self._run_documents.get(run_id)
+            if cached is not None and cached[0] == version:
+                self._run_documents.move_to_end(run_id)
+                return cached[1]
+        rendered = Rendered.of(self.run(run_id))
+        with self._run_documents_lock:
+            self._run_documents[run_id] = (version, rendered)
+            self._run_documents.move_to_end(run_id)
+            while len(self._run_documents) > RUN_DOCUMENTS_KEPT:
+                self._run_documents.popitem(last=False)
+        return rendered
 
     def run(self, run_id: str) -> dict:
         record = self._find_run(run_id)
