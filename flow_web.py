@@ -61,7 +61,16 @@ import unicodedata
 import urllib.parse
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import (
+    Any,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Optional,
+    Sequence,
+)
 
 import anyio.to_thread
 from croniter import croniter
@@ -3009,13 +3018,25 @@ class WorkflowView:
     on_message: Optional[str] = None
 
 
-def workflow_views(catalog: Catalog, history_names: Sequence[str] = ()) -> list:
+def workflow_views(
+    catalog: Catalog,
+    history_names: Sequence[str] = (),
+    history_streams: Collection[str] = (),
+) -> list:
     """List the workflows in ematix-flow's three groups: declared workflows by
     name, then jobs in no workflow, then streaming pipelines in no workflow.
-    Without any catalog, every pipeline of the run history is a single job."""
+    Without any catalog, every pipeline of the run history is a single job,
+    or a streaming pipeline when it is in `history_streams`."""
     if catalog.is_empty():
+        names = sorted(history_names)
         return [
-            WorkflowView(name, "single", (name,), ()) for name in sorted(history_names)
+            WorkflowView(name, "single", (name,), ())
+            for name in names
+            if name not in history_streams
+        ] + [
+            WorkflowView(name, "streaming", (name,), ())
+            for name in names
+            if name in history_streams
         ]
     members = {job for workflow in catalog.workflows for job in workflow.jobs}
     views = [
@@ -5400,8 +5421,9 @@ class RunLogApi:
 
     def workflows(self) -> dict:
         now = self.config.clock()
-        names = self._history_names()
-        views = workflow_views(self.catalog, names)
+        views = workflow_views(
+            self.catalog, self._history_names(), self._history_streams()
+        )
         wanted = TriggerEvaluator.names_needed(self.catalog, views)
         histories = self.store.cached(
             ("name-histories", tuple(wanted)),
@@ -5414,6 +5436,16 @@ class RunLogApi:
         if not self.catalog.is_empty():
             return []
         return self.store.cached("history-names", self._all_names)
+
+    def _history_streams(self) -> frozenset:
+        """Pipelines of the run history whose runs are streaming, when there
+        is no catalog to say so."""
+        if not self.catalog.is_empty():
+            return frozenset()
+        entries = self.store.cached("job-history", self._job_history)["entries"]
+        return frozenset(
+            name for name, entry in entries.items() if entry["kind"] == "streaming"
+        )
 
     def _all_names(self) -> list:
         if self._has_history():
@@ -5516,7 +5548,9 @@ class RunLogApi:
             names, stubs = focus_neighbourhood(focus, edges, depth, MAX_FOCUS_NODES)
             graph = "focus"
         elif workflow is not None:
-            views = workflow_views(self.catalog, self._history_names())
+            views = workflow_views(
+                self.catalog, self._history_names(), self._history_streams()
+            )
             view = next((v for v in views if v.name == workflow), None)
             if view is None:
                 raise NotFound(f"workflow {workflow} not found")

@@ -432,3 +432,18 @@ def test_get_on_action_route(client, action):
     assert response.json() == {
         "detail": f"method GET is not allowed on {path}; the {action} action needs POST"
     }
+
+
+def test_workflows_from_history_alone(client):
+    # With no catalog, each pipeline of the history is a workflow of its own,
+    # and one whose runs are streaming is a streaming one.
+    views = client.get("/api/workflows").json()["workflows"]
+    kinds = {view["name"]: view["kind"] for view in views}
+
+    assert kinds["live_orders"] == "streaming"
+    assert kinds["build_sales_mart"] == "single"
+    assert [name for name, kind in kinds.items() if kind == "streaming"] == [
+        "live_orders"
+    ]
+    assert [view["name"] for view in views][-1] == "live_orders"
+    assert all(view["jobs"] == [view["name"]] for view in views)
