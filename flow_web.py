@@ -4893,11 +4893,11 @@ def _stale_stream(record: RunRecord, now: dt.datetime) -> Optional[dict]:
         return None
     age = format_duration((now - last) / _MS)
     if snapshot:
-        what = f"its last throughput snapshot was {age} ago"
+        cause = f"its last throughput snapshot was {age} ago"
     else:
-        what = f"it started {age} ago and has recorded no throughput snapshot"
+        cause = f"it started {age} ago and has recorded no throughput snapshot"
     return {
-        "reason": f"{what}; a live stream records one every 30 s",
+        "reason": f"{cause}; a live stream records one every 30 s",
         "since": format_api_time(last),
     }
 

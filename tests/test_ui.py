@@ -1901,9 +1901,9 @@ def test_hostile_strings_are_text(page, pyz, tmp_path):
         title = page.locator(".card[data-job] .card-title")
         assert title.inner_text() == HOSTILE_NAME
         open_view(page, server, "#/runs")
-        # NOTE: textContent, because innerText depends on layout: it read ""
-        # here once in a full run, probably while content-visibility had not
-        # laid out the row group yet.
+        # NOTE: textContent, because innerText depends on layout. It can read
+        # "" intermittently, probably while content-visibility has not laid
+        # out the row group yet; that cause is a guess.
         pipeline_cell = page.locator(".runs-table .run-row[data-run-id] .cell").nth(1)
         assert pipeline_cell.text_content() == HOSTILE_NAME
         open_view(page, server, "#/runs/hostile-1")
