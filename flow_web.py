@@ -1073,6 +1073,17 @@ def parse_timeout_option(name: str, text: str) -> float:
     return seconds
 
 
+def with_connect_timeout(
+    address: ServerAddress, options: Mapping[str, str], name: str
+) -> ServerAddress:
+    """Return `address` with the connect timeout of URL option `name`, if
+    the URL gives one."""
+    if name not in options:
+        return address
+    seconds = parse_timeout_option(name, options[name])
+    return dataclasses.replace(address, connect_timeout_s=seconds)
+
+
 def tls_context(mode: str, ca_file: Optional[str]) -> Any:
     """The drivers' TLS setting for a mode of TLS_MODES: False for no TLS, None
     for TLS without verification when the server offers it (both drivers'
@@ -1307,14 +1318,7 @@ class PostgresConnector(ServerConnector):
         address = dataclasses.replace(
             address, tls_mode=mode, ca_file=options.get("sslrootcert") or None
         )
-        if "connect_timeout" in options:
-            address = dataclasses.replace(
-                address,
-                connect_timeout_s=parse_timeout_option(
-                    "connect_timeout", options["connect_timeout"]
-                ),
-            )
-        super().__init__(address)
+        super().__init__(with_connect_timeout(address, options, "connect_timeout"))
 
     def connect(self, write: bool = False) -> Any:
         import socket
@@ -1508,14 +1512,7 @@ class MySQLConnector(ServerConnector):
             tls_mode=MYSQL_TLS_MODES[name],
             ca_file=options.get("ssl-ca") or None,
         )
-        if "connect-timeout" in options:
-            address = dataclasses.replace(
-                address,
-                connect_timeout_s=parse_timeout_option(
-                    "connect-timeout", options["connect-timeout"]
-                ),
-            )
-        super().__init__(address)
+        super().__init__(with_connect_timeout(address, options, "connect-timeout"))
 
     def connect(self, write: bool = False) -> Any:
         address = self.address
@@ -4636,8 +4633,6 @@ STREAMING_STATS_KEYS = (
     "stats_5m",
 )
 DOCUMENT_TIME_BUCKET_S = 5
-# Run detail documents kept, the most recently read.
-RUN_DOCUMENTS_KEPT = 256
 # How often a page of run_records rows is rebuilt for its `stale` warnings.
 RUN_PAGE_TIME_BUCKET_S = 60
 # A running stream whose newest throughput snapshot is older than this looks
@@ -4971,11 +4966,18 @@ class DocumentCache:
         self._lock = threading.Lock()
 
     def get(
-        self, key: Any, version: Any, writes: int, build: Callable[[], Rendered]
+        self,
+        key: Any,
+        version: Any,
+        writes: int,
+        build: Callable[[], Rendered],
+        inline: bool = False,
     ) -> Any:
         """Return the document for `key` at `version`, a previous version,
         or a Future of a build this call started. `writes` counts the
-        transactions this process has committed so far."""
+        transactions this process has committed so far. With `inline`, a
+        build that the request must wait for runs in the calling thread
+        instead, for documents too quick to queue behind slow builds."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -4992,7 +4994,10 @@ class DocumentCache:
                 if running is None:
                     self._start_build(key, version, writes, build, background=True)
                 return entry.rendered
-            return self._start_build(key, version, writes, build, background=False)
+            if not inline:
+                return self._start_build(key, version, writes, build, background=False)
+        # Not registered in self._builds, so no other request waits for it.
+        return self._build(key, version, writes, build, token=object())
 
     def _start_build(
         self,
@@ -5074,8 +5079,6 @@ class RunLogApi:
         self._warned_no_history = False
         self._layouts: dict = {}
         self._layout_lock = threading.Lock()
-        self._run_documents: collections.OrderedDict = collections.OrderedDict()
-        self._run_documents_lock = threading.Lock()
 
     def cached_document(
         self,
@@ -5083,11 +5086,12 @@ class RunLogApi:
         build: Callable[[], Any],
         changes_with_time: bool = True,
         bucket_s: float = DOCUMENT_TIME_BUCKET_S,
+        inline: bool = False,
     ) -> Any:
         """Return the rendered document for `key`, or a Future while it is
-        being built (see DocumentCache). It is rebuilt when the RunLog
-        changes, and every `bucket_s` seconds when its fields depend on the
-        time."""
+        being built (see DocumentCache, also for `inline`). It is rebuilt
+        when the RunLog changes, and every `bucket_s` seconds when its fields
+        depend on the time."""
         bucket = None
         if changes_with_time:
             bucket = int(self.config.clock().timestamp() // bucket_s)
@@ -5095,7 +5099,9 @@ class RunLogApi:
         # makes this request wait rather than get the previous version.
         writes = self.store.committed_writes()
         version = (self.store.fingerprint(), bucket)
-        return self.documents.get(key, version, writes, lambda: Rendered.of(build()))
+        return self.documents.get(
+            key, version, writes, lambda: Rendered.of(build()), inline=inline
+        )
 
     # -- runs -------------------------------------------------------------------------
 
@@ -5154,28 +5160,13 @@ class RunLogApi:
             records.sort(key=_synthetic_sort_key(sort), reverse=descending)
         return records[offset : offset + limit], len(records)
 
-    def run_document(self, run_id: str) -> Rendered:
-        """Return the rendered `run()` document, built in the calling worker
-        thread: one run is a few indexed reads, so it does not wait in the
-        build threads' queue behind a slow page. It is kept until the RunLog
-        changes or the time bucket passes (its stale warning follows the
-        clock)."""
-        # Read before the fingerprint, as in cached_document.
-        writes = self.store.committed_writes()
-        bucket = int(self.config.clock().timestamp() // DOCUMENT_TIME_BUCKET_S)
-        version = (writes, self.store.fingerprint(), bucket)
-        with self._run_documents_lock:
-            cached = self._run_documents.get(run_id)
-            if cached is not None and cached[0] == version:
-                self._run_documents.move_to_end(run_id)
-                return cached[1]
-        rendered = Rendered.of(self.run(run_id))
-        with self._run_documents_lock:
-            self._run_documents[run_id] = (version, rendered)
-            self._run_documents.move_to_end(run_id)
-            while len(self._run_documents) > RUN_DOCUMENTS_KEPT:
-                self._run_documents.popitem(last=False)
-        return rendered
+    def run_document(self, run_id: str) -> Any:
+        """Return the rendered `run()` document. One run is a few indexed
+        reads, so it is built in the calling thread rather than queued
+        behind slow pages. It follows the clock for its stale warning."""
+        return self.cached_document(
+            ("run", run_id), lambda: self.run(run_id), inline=True
+        )
 
     def run(self, run_id: str) -> dict:
         record = self._find_run(run_id)
@@ -5199,11 +5190,14 @@ class RunLogApi:
         return document
 
     def _page_stale(self, record: RunRecord) -> Optional[dict]:
-        """Return `_stale()` of a runs page row, whose record lacks the extras
-        that a stream's warning needs, so running rows are read whole."""
+        """Return `_stale()` of a runs page row. Page rows lack the extras,
+        which a stream's warning reads, so each running stream on the page
+        is read whole with one more query."""
         if record.status != "running" or record.synthetic:
             return None
-        return self._stale(self.store.get_run(record.run_id) or record)
+        if record.kind == "streaming":
+            record = self.store.get_run(record.run_id) or record
+        return self._stale(record)
 
     def _stale(self, record: RunRecord) -> Optional[dict]:
         if record.status != "running" or record.synthetic:

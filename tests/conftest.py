@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright import sync_api
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("FLOW_WEB_SHARED", ROOT.parent / "shared"))
@@ -220,3 +221,14 @@ def wait_until(condition, timeout_s: float = 10.0, interval_s: float = 0.05):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval_s)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium; Playwright gives each launch a fresh profile."""
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()

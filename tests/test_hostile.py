@@ -9,8 +9,7 @@ import sqlite3
 from urllib.parse import quote
 
 import pytest
-from conftest import CAPTURED_AT, CHROMIUM, CHROMIUM_ARGS, FIXTURE_DB, run_pyz
-from playwright import sync_api
+from conftest import CAPTURED_AT, FIXTURE_DB, run_pyz
 from starlette.testclient import TestClient
 
 import flow_web
@@ -308,16 +307,6 @@ INJECTED_SCRIPT = """() => ({
   handlers: document.querySelectorAll("[onerror]").length,
 })"""
 NOT_INJECTED = {"pwned": None, "images": 0, "scripts": 0, "handlers": 0}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
 
 
 class PageEvents:

@@ -18,14 +18,11 @@ import pytest
 from conftest import (
     ARTIFACTS,
     CAPTURED_AT,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     FIXTURE_DB,
     FIXTURES,
     run_pyz,
     wait_until,
 )
-from playwright import sync_api
 
 VIEWPORT = {"width": 1440, "height": 900}
 FAILED_BATCH_RUN = "build_sales_mart-20261204T071535-1"
@@ -104,17 +101,6 @@ CONTRAST_SCRIPT = """
 
 
 # ---- Fixtures ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium; Playwright gives each launch a fresh profile."""
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
 
 
 class Recorder:
