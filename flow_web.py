@@ -5107,11 +5107,10 @@ class RunLogApi:
 
     def runs_document(self, query: Mapping[str, Any]) -> Any:
         """Return the rendered `runs()` page for validated query parameters.
-        Runs made up from claims expire, so those pages follow the clock like
-        other documents. Rows of run_records change with the clock only in
-        their `stale` warning, whose thresholds are minutes long, so those
-        pages are rebuilt once a minute: a sorted page of a large RunLog can
-        take a second to build."""
+        Pages of run_records rows follow the clock only through their `stale`
+        warnings, whose thresholds are minutes long. They are rebuilt once a
+        minute, because a sorted page of a large RunLog can take a second.
+        Pages made up from claims follow the clock like other documents."""
         key = ("runs", tuple(sorted(query.items())))
         if self._has_history():
             return self.cached_document(
@@ -5432,8 +5431,8 @@ class RunLogApi:
         return self.store.cached("history-names", self._all_names)
 
     def _history_streams(self) -> frozenset:
-        """Pipelines of the run history whose runs are streaming, when there
-        is no catalog to say so."""
+        """Return the pipelines of the run history whose runs are streaming.
+        The set is empty when a catalog is loaded, because it gives the kinds."""
         if not self.catalog.is_empty():
             return frozenset()
         entries = self.store.cached("job-history", self._job_history)["entries"]
@@ -6305,9 +6304,9 @@ def error_response(status: int, detail: str) -> Response:
 
 
 class AnyTextConvertor(Convertor):
-    """A path parameter that may contain any character, line breaks too:
-    Starlette's `path` stops at a line break, and ematix-flow takes job names,
-    and so run ids, as they come."""
+    """A path parameter that may contain any character, line breaks included.
+    Starlette's `path` parameter stops at a line break, but job names, and so
+    run ids, can contain one."""
 
     regex = "(?s:.*)"
 
